@@ -1,0 +1,77 @@
+"""temporal-sagas: sagas on Temporal, with compensations that are never lost.
+
+The public API is what ``__all__`` lists; everything else is private.
+"""
+
+from temporal_sagas._client import operator_action, saga_state, start_saga
+from temporal_sagas._context import current_idempotency_key, current_step
+from temporal_sagas._errors import (
+    SAGA_ABORTED,
+    SAGA_COMPENSATED,
+    SAGA_COMPENSATION_FAILED,
+    NotInSagaActivityError,
+    OperatorActionRejected,
+    SagaDefinitionError,
+    SagaError,
+    SagaInputError,
+    SagaNotFoundError,
+)
+from temporal_sagas._models import (
+    CompensationPolicy,
+    CompensationRecord,
+    CompensationReport,
+    CompensationStatus,
+    FailureInfo,
+    OperatorAction,
+    OperatorRequest,
+    SagaEvent,
+    SagaEventKind,
+    SagaState,
+    SagaStatus,
+    StepContext,
+    StepRecord,
+    StepStatus,
+)
+from temporal_sagas._search_attributes import SAGA_NAME, SAGA_STATUS
+from temporal_sagas.workers._plugin import SagaPlugin
+from temporal_sagas.workflows._options import StepOptions
+from temporal_sagas.workflows._saga import Saga
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "SAGA_ABORTED",
+    "SAGA_COMPENSATED",
+    "SAGA_COMPENSATION_FAILED",
+    "SAGA_NAME",
+    "SAGA_STATUS",
+    "CompensationPolicy",
+    "CompensationRecord",
+    "CompensationReport",
+    "CompensationStatus",
+    "FailureInfo",
+    "NotInSagaActivityError",
+    "OperatorAction",
+    "OperatorActionRejected",
+    "OperatorRequest",
+    "Saga",
+    "SagaDefinitionError",
+    "SagaError",
+    "SagaEvent",
+    "SagaEventKind",
+    "SagaInputError",
+    "SagaNotFoundError",
+    "SagaPlugin",
+    "SagaState",
+    "SagaStatus",
+    "StepContext",
+    "StepOptions",
+    "StepRecord",
+    "StepStatus",
+    "__version__",
+    "current_idempotency_key",
+    "current_step",
+    "operator_action",
+    "saga_state",
+    "start_saga",
+]

@@ -1,0 +1,95 @@
+"""Client-side helpers: start a saga idempotently, read its state, act on a parked saga."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal, TypeVar
+
+from temporalio.client import Client, WorkflowHandle
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+
+from temporal_sagas._models import OperatorAction, OperatorRequest, SagaState, SagaStatus
+from temporal_sagas._search_attributes import SAGA_NAME, SAGA_STATUS
+from temporal_sagas.workflows._operator import (
+    QUERY_STATE,
+    UPDATE_RESOLVE,
+    UPDATE_RETRY,
+    UPDATE_SKIP,
+)
+
+A = TypeVar("A")
+R = TypeVar("R")
+
+_UPDATES = {"retry": UPDATE_RETRY, "skip": UPDATE_SKIP, "resolve": UPDATE_RESOLVE}
+
+
+async def start_saga(
+    client: Client,
+    saga_workflow: Callable[[Any, A], Awaitable[R]],
+    arg: A,
+    *,
+    id: str,
+    task_queue: str,
+    saga_name: str | None = None,
+    id_reuse_policy: WorkflowIDReusePolicy = WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+) -> WorkflowHandle[Any, R]:
+    """Start a saga whose workflow id is its business key; starting twice is harmless.
+
+    A running saga with the same id is returned instead of a new one
+    (``USE_EXISTING``). A closed one is governed by ``id_reuse_policy``: by default
+    a saga that failed may run again, one that completed may not.
+
+    Args:
+        client: A client connected with `SagaPlugin`.
+        saga_workflow: The saga workflow's run method.
+        arg: The saga's input.
+        id: The business key, used as the workflow id.
+        task_queue: Where the saga's worker polls.
+        saga_name: When given, ``SagaName``/``SagaStatus`` are set at start, which
+            saves the saga one search-attribute upsert event.
+    """
+    attributes = None
+    if saga_name is not None:
+        attributes = TypedSearchAttributes(
+            [
+                SearchAttributePair(SAGA_NAME, saga_name),
+                SearchAttributePair(SAGA_STATUS, SagaStatus.RUNNING.value),
+            ]
+        )
+    return await client.start_workflow(
+        saga_workflow,
+        arg,
+        id=id,
+        task_queue=task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        id_reuse_policy=id_reuse_policy,
+        search_attributes=attributes,
+    )
+
+
+async def saga_state(handle: WorkflowHandle[Any, Any]) -> SagaState:
+    """Return the live `SagaState` of a saga (also answered after it closed)."""
+    return await handle.query(QUERY_STATE, result_type=SagaState)
+
+
+async def operator_action(
+    handle: WorkflowHandle[Any, Any],
+    action: Literal["retry", "skip", "resolve"],
+    *,
+    step: str | None = None,
+    reason: str | None = None,
+    operator: str | None = None,
+) -> OperatorAction:
+    """Send an operator decision to a saga parked in NEEDS_ATTENTION.
+
+    Raises:
+        temporalio.client.WorkflowUpdateFailedError: The saga rejected the action
+            (not parked, unknown step, missing reason); the cause says why.
+    """
+    request = OperatorRequest(step=step, reason=reason, operator=operator)
+    return await handle.execute_update(_UPDATES[action], request, result_type=OperatorAction)

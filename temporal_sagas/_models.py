@@ -1,0 +1,248 @@
+"""Frozen pydantic models shared by workflows, activities, history and the CLI.
+
+This module is pure: no Temporal calls, no I/O, safe inside the workflow sandbox.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class SagaStatus(StrEnum):
+    """Where a saga is in its life; also the value of the ``SagaStatus`` search attribute."""
+
+    RUNNING = "RUNNING"
+    COMPENSATING = "COMPENSATING"
+    NEEDS_ATTENTION = "NEEDS_ATTENTION"
+    COMPLETED = "COMPLETED"
+    COMPENSATED = "COMPENSATED"
+    CANCELLED = "CANCELLED"
+    FAILED = "FAILED"
+
+    @property
+    def is_terminal(self) -> bool:
+        """Whether the saga has finished (the workflow is closing or closed)."""
+        return self in _TERMINAL
+
+
+_TERMINAL = frozenset(
+    {SagaStatus.COMPLETED, SagaStatus.COMPENSATED, SagaStatus.CANCELLED, SagaStatus.FAILED}
+)
+
+
+class CompensationPolicy(StrEnum):
+    """How the registered compensations run once a saga must be undone.
+
+    Attributes:
+        SEQUENTIAL: Newest first, one at a time; the first that fails for good parks
+            the saga until an operator decides.
+        CONTINUE_ON_ERROR: Newest first, one at a time, every one attempted; the
+            failures are reported together.
+        PARALLEL: All at once, all awaited; the failures are reported together.
+    """
+
+    SEQUENTIAL = "sequential"
+    CONTINUE_ON_ERROR = "continue_on_error"
+    PARALLEL = "parallel"
+
+
+class StepStatus(StrEnum):
+    """The state of a step's forward action."""
+
+    SCHEDULED = "SCHEDULED"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+
+class CompensationStatus(StrEnum):
+    """The state of a step's compensation."""
+
+    REGISTERED = "REGISTERED"
+    SCHEDULED = "SCHEDULED"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    SKIPPED = "SKIPPED"
+    RESOLVED = "RESOLVED"
+    NOT_NEEDED = "NOT_NEEDED"
+
+
+class SagaEventKind(StrEnum):
+    """The transitions a saga records in its timeline."""
+
+    SAGA_STARTED = "saga.started"
+    STEP_SCHEDULED = "step.scheduled"
+    STEP_COMPLETED = "step.completed"
+    STEP_FAILED = "step.failed"
+    COMPENSATION_SCHEDULED = "compensation.scheduled"
+    COMPENSATION_COMPLETED = "compensation.completed"
+    COMPENSATION_FAILED = "compensation.failed"
+    SAGA_PARKED = "saga.parked"
+    OPERATOR_ACTION = "operator.action"
+    CANCEL_REQUESTED = "saga.cancel_requested"
+    SAGA_CLOSED = "saga.closed"
+
+
+class FailureInfo(_Frozen):
+    """A failure, flattened from a Temporal exception chain."""
+
+    type: str = Field(description="Exception class, or the ApplicationError type.")
+    message: str
+    causes: tuple[str, ...] = Field(default=(), description="Messages of the cause chain.")
+
+
+class SagaEvent(_Frozen):
+    """One transition of the saga, in the order it happened."""
+
+    kind: SagaEventKind
+    at: datetime
+    step: str | None = None
+    status: SagaStatus | None = None
+    detail: str | None = None
+    failure: FailureInfo | None = None
+
+
+class CompensationRecord(_Frozen):
+    """The compensation registered for a step, and what became of it."""
+
+    activity: str
+    status: CompensationStatus
+    idempotency_key: str
+    activity_id: str
+    rounds: int = Field(0, description="How many times it was scheduled (operator retries add).")
+    failure: FailureInfo | None = None
+    reason: str | None = Field(None, description="The operator's reason for a skip or resolve.")
+
+
+class StepRecord(_Frozen):
+    """One step of the saga: its action and its compensation."""
+
+    name: str
+    activity: str
+    kind: Literal["activity", "local_activity", "child_saga"] = "activity"
+    status: StepStatus
+    idempotency_key: str
+    activity_id: str
+    pivot: bool = False
+    after_pivot: bool = False
+    scheduled_at: datetime
+    closed_at: datetime | None = None
+    failure: FailureInfo | None = None
+    compensation: CompensationRecord | None = None
+
+
+class OperatorAction(_Frozen):
+    """An operator's decision on a parked saga, as applied."""
+
+    action: Literal["retry", "skip", "resolve"]
+    step: str | None
+    reason: str | None
+    operator: str | None
+    at: datetime
+
+
+class OperatorRequest(_Frozen):
+    """The argument of the ``saga_retry``, ``saga_skip`` and ``saga_resolve`` updates.
+
+    Attributes:
+        step: The parked step to act on. May be left out when exactly one step is
+            parked (and for ``resolve``, which acts on the whole saga).
+        reason: Why; required for ``skip`` and ``resolve``.
+        operator: Who; recorded in the audit trail.
+    """
+
+    step: str | None = None
+    reason: str | None = None
+    operator: str | None = None
+
+
+class SagaState(_Frozen):
+    """Everything a saga did and is doing: the answer of the ``saga_state`` query."""
+
+    name: str
+    key: str
+    workflow_id: str
+    run_id: str
+    status: SagaStatus
+    policy: CompensationPolicy
+    steps: tuple[StepRecord, ...] = ()
+    parked_steps: tuple[str, ...] = Field(
+        (), description="Steps waiting for an operator decision while NEEDS_ATTENTION."
+    )
+    operator_actions: tuple[OperatorAction, ...] = ()
+    failure: FailureInfo | None = Field(None, description="What made the saga compensate.")
+    cancel_requested: bool = False
+    pivot_passed: bool = False
+    timeline: tuple[SagaEvent, ...] = ()
+    started_at: datetime
+    closed_at: datetime | None = None
+
+    def step(self, name: str) -> StepRecord:
+        """Return the step called ``name``.
+
+        Raises:
+            KeyError: No step has that name.
+        """
+        for record in self.steps:
+            if record.name == name:
+                return record
+        raise KeyError(f"saga {self.name!r} has no step {name!r}; steps: {self.step_names}")
+
+    @property
+    def step_names(self) -> list[str]:
+        """The names of the steps, in the order they were scheduled."""
+        return [s.name for s in self.steps]
+
+    @property
+    def compensation_order(self) -> list[str]:
+        """Names of the steps whose compensation was scheduled, in the order scheduled."""
+        return [
+            e.step
+            for e in self.timeline
+            if e.kind is SagaEventKind.COMPENSATION_SCHEDULED and e.step is not None
+        ]
+
+
+class CompensationReport(_Frozen):
+    """The details of a ``SagaCompensated`` or ``SagaCompensationFailed`` failure."""
+
+    saga: str
+    key: str
+    failed_step: str | None
+    compensated: tuple[str, ...] = ()
+    skipped: tuple[str, ...] = ()
+    resolved: tuple[str, ...] = ()
+    failed: tuple[str, ...] = ()
+    not_run: tuple[str, ...] = ()
+
+
+class StepContext(_Frozen):
+    """What an activity scheduled by a saga knows about its place in the saga.
+
+    Attributes:
+        saga: The saga's name.
+        saga_key: The saga's business key.
+        step: The step's name (with a loop index where the step repeats).
+        kind: ``action`` for the forward step, ``compensation`` for its undo.
+        step_key: The idempotency key of the step's action. A compensation receives
+            the same value its action had, so it can find what to undo.
+        idempotency_key: The key of this very execution: ``step_key`` for an
+            action, ``step_key`` + ``/compensate`` for a compensation.
+        workflow_id: The saga's workflow id.
+    """
+
+    saga: str
+    saga_key: str
+    step: str
+    kind: Literal["action", "compensation"]
+    step_key: str
+    idempotency_key: str
+    workflow_id: str

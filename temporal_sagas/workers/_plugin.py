@@ -1,0 +1,61 @@
+"""`SagaPlugin`: the one object that configures Client, Worker and Replayer alike."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+from temporalio.contrib.pydantic import PydanticPayloadConverter
+from temporalio.converter import DataConverter
+from temporalio.plugin import SimplePlugin
+from temporalio.worker import WorkflowRunner
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from temporal_sagas.workers._interceptor import SagaInterceptor
+
+#: Modules every saga worker passes through the sandbox: the framework itself (its
+#: context variables must be the ones the interceptors see) and structlog (its
+#: configuration must be the process's, and its locks are not sandbox-safe).
+PASSTHROUGH_MODULES = ("temporal_sagas", "structlog")
+
+
+class SagaPlugin(SimplePlugin):
+    """Configure a Temporal Client, Worker or Replayer for sagas.
+
+    It sets the pydantic data converter (keeping any payload codec already set),
+    installs the interceptor that carries step context to activities, and passes
+    the framework and structlog through the workflow sandbox. Give it to
+    ``Client.connect(plugins=[SagaPlugin()])``; workers built from that client
+    inherit it. Give it to ``Replayer(plugins=[SagaPlugin()])`` for replay tests.
+
+    Args:
+        passthrough_modules: More modules to pass through the sandbox (your model
+            and activity modules, for speed and identity of their classes).
+    """
+
+    def __init__(self, *, passthrough_modules: Sequence[str] = ()) -> None:
+        modules = (*PASSTHROUGH_MODULES, *passthrough_modules)
+
+        def runner(existing: WorkflowRunner | None) -> WorkflowRunner:
+            if existing is None:
+                return SandboxedWorkflowRunner(
+                    restrictions=SandboxRestrictions.default.with_passthrough_modules(*modules)
+                )
+            if isinstance(existing, SandboxedWorkflowRunner):
+                restrictions = existing.restrictions.with_passthrough_modules(*modules)
+                return dataclasses.replace(existing, restrictions=restrictions)
+            return existing
+
+        super().__init__(
+            "temporal_sagas.SagaPlugin",
+            data_converter=_pydantic_converter,
+            interceptors=[SagaInterceptor()],
+            workflow_runner=runner,
+        )
+
+
+def _pydantic_converter(existing: DataConverter | None) -> DataConverter:
+    base = existing or DataConverter.default
+    if base.payload_converter_class is PydanticPayloadConverter:
+        return base
+    return dataclasses.replace(base, payload_converter_class=PydanticPayloadConverter)

@@ -1,0 +1,155 @@
+"""The engine's mutable bookkeeping, and its frozen snapshot (`SagaState`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from temporalio.exceptions import ApplicationError, FailureError
+
+from temporal_sagas.workflows._options import StepOptions
+from temporal_sagas._models import (
+    CompensationPolicy,
+    CompensationRecord,
+    CompensationStatus,
+    FailureInfo,
+    OperatorAction,
+    SagaEvent,
+    SagaState,
+    SagaStatus,
+    StepRecord,
+    StepStatus,
+)
+
+
+def failure_info(error: BaseException) -> FailureInfo:
+    """Flatten an exception and its cause chain into a `FailureInfo`."""
+    kind = error.type if isinstance(error, ApplicationError) and error.type else type(error).__name__
+    causes: list[str] = []
+    cause = error.__cause__ or (error.cause if isinstance(error, FailureError) else None)
+    while cause is not None and len(causes) < 8:
+        label = cause.type if isinstance(cause, ApplicationError) and cause.type else None
+        causes.append(f"{label or type(cause).__name__}: {_message(cause)}")
+        cause = cause.__cause__ or (cause.cause if isinstance(cause, FailureError) else None)
+    return FailureInfo(type=kind, message=_message(error), causes=tuple(causes))
+
+
+def _message(error: BaseException) -> str:
+    return error.message if isinstance(error, FailureError) else str(error)
+
+
+@dataclass
+class Compensation:
+    """A registered compensation: what to call, with what, and what became of it."""
+
+    activity: Any
+    activity_name: str
+    args: list[Any]
+    pass_result: bool
+    idempotency_key: str
+    activity_id: str
+    local: bool
+    options: StepOptions | None = None
+    status: CompensationStatus = CompensationStatus.REGISTERED
+    rounds: int = 0
+    failure: FailureInfo | None = None
+    reason: str | None = None
+
+    def snapshot(self) -> CompensationRecord:
+        """Freeze this compensation for the query."""
+        return CompensationRecord(
+            activity=self.activity_name,
+            status=self.status,
+            idempotency_key=self.idempotency_key,
+            activity_id=self.activity_id,
+            rounds=self.rounds,
+            failure=self.failure,
+            reason=self.reason,
+        )
+
+
+@dataclass
+class Step:
+    """One step of a running saga."""
+
+    name: str
+    activity_name: str
+    kind: Literal["activity", "local_activity", "child_saga"]
+    idempotency_key: str
+    activity_id: str
+    scheduled_at: datetime
+    pivot: bool = False
+    after_pivot: bool = False
+    status: StepStatus = StepStatus.SCHEDULED
+    closed_at: datetime | None = None
+    failure: FailureInfo | None = None
+    result: Any = None
+    has_result: bool = False
+    compensation: Compensation | None = None
+
+    def snapshot(self) -> StepRecord:
+        """Freeze this step for the query."""
+        return StepRecord(
+            name=self.name,
+            activity=self.activity_name,
+            kind=self.kind,
+            status=self.status,
+            idempotency_key=self.idempotency_key,
+            activity_id=self.activity_id,
+            pivot=self.pivot,
+            after_pivot=self.after_pivot,
+            scheduled_at=self.scheduled_at,
+            closed_at=self.closed_at,
+            failure=self.failure,
+            compensation=self.compensation.snapshot() if self.compensation else None,
+        )
+
+
+@dataclass
+class Ledger:
+    """Everything the saga knows about itself, kept in workflow memory."""
+
+    name: str
+    key: str
+    workflow_id: str
+    run_id: str
+    policy: CompensationPolicy
+    started_at: datetime
+    status: SagaStatus = SagaStatus.RUNNING
+    steps: list[Step] = field(default_factory=list)
+    parked: list[str] = field(default_factory=list)
+    operator_actions: list[OperatorAction] = field(default_factory=list)
+    timeline: list[SagaEvent] = field(default_factory=list)
+    failure: FailureInfo | None = None
+    cancel_requested: bool = False
+    pivot_passed: bool = False
+    closed_at: datetime | None = None
+
+    def find(self, name: str) -> Step | None:
+        """Return the step called ``name``, if any."""
+        return next((s for s in self.steps if s.name == name), None)
+
+    def registered(self) -> list[Step]:
+        """Steps whose compensation is registered, oldest first."""
+        return [s for s in self.steps if s.compensation is not None]
+
+    def snapshot(self) -> SagaState:
+        """Freeze the whole ledger as the `SagaState` query answer."""
+        return SagaState(
+            name=self.name,
+            key=self.key,
+            workflow_id=self.workflow_id,
+            run_id=self.run_id,
+            status=self.status,
+            policy=self.policy,
+            steps=tuple(s.snapshot() for s in self.steps),
+            parked_steps=tuple(self.parked),
+            operator_actions=tuple(self.operator_actions),
+            failure=self.failure,
+            cancel_requested=self.cancel_requested,
+            pivot_passed=self.pivot_passed,
+            timeline=tuple(self.timeline),
+            started_at=self.started_at,
+            closed_at=self.closed_at,
+        )

@@ -1,0 +1,167 @@
+"""The engine's shared machinery: status, timeline, activity calls, shielding.
+
+Everything here runs inside the workflow sandbox and is deterministic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
+
+from temporalio import workflow
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
+
+from temporal_sagas._context import outgoing_step
+from temporal_sagas._models import FailureInfo, SagaEvent, SagaEventKind, SagaStatus, StepContext
+from temporal_sagas._search_attributes import SAGA_NAME, SAGA_STATUS
+from temporal_sagas.workflows._options import StepOptions
+from temporal_sagas.workflows._records import Ledger
+
+with workflow.unsafe.imports_passed_through():
+    import structlog
+
+T = TypeVar("T")
+
+_log = structlog.get_logger("temporal_sagas.saga")
+
+
+class SagaRuntime:
+    """State and services shared by the step runner, the compensator and the operator desk."""
+
+    def __init__(self, ledger: Ledger, *, search_attributes: bool) -> None:
+        self.ledger = ledger
+        self._search_attributes = search_attributes
+
+    # -- timeline and status ---------------------------------------------------------------
+
+    def emit(
+        self,
+        kind: SagaEventKind,
+        *,
+        step: str | None = None,
+        detail: str | None = None,
+        failure: FailureInfo | None = None,
+    ) -> None:
+        """Record a transition in the timeline and log it once (never on replay)."""
+        event = SagaEvent(
+            kind=kind,
+            at=workflow.now(),
+            step=step,
+            status=self.ledger.status,
+            detail=detail,
+            failure=failure,
+        )
+        self.ledger.timeline.append(event)
+        if not workflow.unsafe.is_replaying_history_events():
+            _log.info(
+                kind.value,
+                saga=self.ledger.name,
+                saga_key=self.ledger.key,
+                workflow_id=self.ledger.workflow_id,
+                run_id=self.ledger.run_id,
+                step=step,
+                status=self.ledger.status.value,
+                detail=detail,
+                error=failure.message if failure else None,
+            )
+
+    def set_status(self, status: SagaStatus) -> None:
+        """Move the saga to ``status``; the search attribute is upserted only on a change."""
+        if status is self.ledger.status:
+            return
+        self.ledger.status = status
+        if self._search_attributes:
+            workflow.upsert_search_attributes([SAGA_STATUS.value_set(status.value)])
+
+    def publish_start(self) -> None:
+        """Set both search attributes at start unless the starter already did."""
+        if not self._search_attributes:
+            return
+        current: TypedSearchAttributes = workflow.info().typed_search_attributes
+        wanted = [
+            SearchAttributePair(SAGA_NAME, self.ledger.name),
+            SearchAttributePair(SAGA_STATUS, SagaStatus.RUNNING.value),
+        ]
+        if all(current.get(pair.key) == pair.value for pair in wanted):
+            return
+        workflow.upsert_search_attributes(
+            [SAGA_NAME.value_set(self.ledger.name), SAGA_STATUS.value_set(SagaStatus.RUNNING.value)]
+        )
+
+    # -- calling activities --------------------------------------------------------------
+
+    def context_for(self, step: str, kind: str, step_key: str) -> StepContext:
+        """The `StepContext` an activity of ``step`` will see."""
+        own_key = step_key if kind == "action" else f"{step_key}/compensate"
+        return StepContext(
+            saga=self.ledger.name,
+            saga_key=self.ledger.key,
+            step=step,
+            kind="action" if kind == "action" else "compensation",
+            step_key=step_key,
+            idempotency_key=own_key,
+            workflow_id=self.ledger.workflow_id,
+        )
+
+    def start_activity(
+        self,
+        activity: Any,
+        args: list[Any],
+        *,
+        context: StepContext,
+        activity_id: str,
+        options: StepOptions,
+        local: bool,
+        result_type: type | None,
+        summary: str,
+    ) -> Awaitable[Any]:
+        """Schedule an activity with the step context attached as a header.
+
+        The outbound interceptor reads `outgoing_step` synchronously while the
+        command is built, so the context variable only needs to be set around it.
+        """
+        token = outgoing_step.set(context)
+        try:
+            if local:
+                return workflow.start_local_activity(
+                    activity,
+                    args=args,
+                    activity_id=activity_id,
+                    result_type=result_type,
+                    summary=summary,
+                    **options.activity_kwargs(local=True),
+                )
+            return workflow.start_activity(
+                activity,
+                args=args,
+                activity_id=activity_id,
+                result_type=result_type,
+                summary=summary,
+                **options.activity_kwargs(local=False),
+            )
+        finally:
+            outgoing_step.reset(token)
+
+    # -- cancellation ----------------------------------------------------------------------
+
+    async def run_to_end(self, work: Callable[[], Coroutine[Any, Any, T]]) -> T:
+        """Run ``work`` to its end even if the workflow is cancelled meanwhile.
+
+        A single ``asyncio.shield`` then ``raise`` would abandon the work; instead the
+        cancel is noted and the work awaited again until it is done.
+        """
+        task = asyncio.ensure_future(work())
+        while True:
+            try:
+                return await asyncio.shield(task)
+            except asyncio.CancelledError:
+                if task.done():
+                    raise
+                self.note_cancel()
+
+    def note_cancel(self) -> None:
+        """Remember that a cancel arrived while the saga could not stop."""
+        if not self.ledger.cancel_requested:
+            self.ledger.cancel_requested = True
+            self.emit(SagaEventKind.CANCEL_REQUESTED, detail=workflow.cancellation_reason())

@@ -1,0 +1,555 @@
+"""`Saga`: the imperative saga API used inside any Temporal workflow."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+from typing import Any, Literal, NoReturn, TypeVar, overload
+
+from temporalio import workflow
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    ChildWorkflowError,
+    FailureError,
+    is_cancelled_exception,
+)
+
+from temporal_sagas._errors import (
+    SAGA_ABORTED,
+    SAGA_COMPENSATED,
+    SAGA_COMPENSATION_FAILED,
+    SagaDefinitionError,
+)
+from temporal_sagas._models import (
+    CompensationPolicy,
+    SagaEventKind,
+    SagaState,
+    SagaStatus,
+    StepStatus,
+)
+from temporal_sagas.workflows._compensation import Compensator
+from temporal_sagas.workflows._operator import QUERY_STATE, OperatorDesk
+from temporal_sagas.workflows._options import (
+    ACTION_DEFAULTS,
+    COMPENSATION_DEFAULTS,
+    StepOptions,
+    forward_only,
+)
+from temporal_sagas.workflows._records import Compensation, Ledger, Step, failure_info
+from temporal_sagas.workflows._runtime import SagaRuntime
+
+A = TypeVar("A")
+R = TypeVar("R")
+
+CompensateOn = Literal["attempt", "success"]
+_NO_ARG: Any = object()
+
+
+class Saga:
+    """A saga inside a Temporal workflow: steps paired with compensations.
+
+    Use it as an async context manager around the saga's steps. When a step fails
+    for good, or the workflow is cancelled, or `abort` is called, the registered
+    compensations run newest first and the workflow closes FAILED with a
+    ``SagaCompensated`` error (CANCELED after a cancel). A bug in the workflow code
+    (an exception that is not a Temporal failure) compensates nothing: Temporal
+    retries the workflow task, and the saga resumes once fixed code is deployed.
+
+    Example:
+        ```python
+        saga = Saga("transfer", key=req.transfer_id)
+        async with saga:
+            await saga.step("withdraw", withdraw, req, compensate=refund)
+            await saga.step("deposit", deposit, req, compensate=reverse_deposit)
+        ```
+
+    Args:
+        name: The saga's name, used in keys, logs and the ``SagaName`` search attribute.
+        key: The business key; defaults to the workflow id.
+        policy: How compensations run once the saga must be undone.
+        park_on_failure: Park in NEEDS_ATTENTION when a compensation fails for good
+            (the default). When False the saga closes FAILED with a
+            ``SagaCompensationFailed`` error listing what could not be undone.
+        action_options: Defaults for every step's action.
+        compensation_options: Defaults for every compensation.
+        search_attributes: Upsert ``SagaName``/``SagaStatus``. The namespace must
+            have them registered (``sagas dev`` and the test fixtures do).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        key: str | None = None,
+        policy: CompensationPolicy = CompensationPolicy.SEQUENTIAL,
+        park_on_failure: bool = True,
+        action_options: StepOptions | None = None,
+        compensation_options: StepOptions | None = None,
+        search_attributes: bool = True,
+    ) -> None:
+        _check_name("saga name", name)
+        self.name = name
+        self._key = key
+        self._policy = policy
+        self._park = park_on_failure
+        self._action_options = (action_options or StepOptions()).merged_over(ACTION_DEFAULTS)
+        self._compensation_options = (compensation_options or StepOptions()).merged_over(
+            COMPENSATION_DEFAULTS
+        )
+        self._search_attributes = search_attributes
+        self._rt: SagaRuntime | None = None
+        self._desk: OperatorDesk | None = None
+        self._occurrences: dict[str, int] = {}
+        self._pivot_declared = False
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Saga:
+        if self._rt is not None:
+            raise SagaDefinitionError(f"saga {self.name!r} was entered twice; use one per run")
+        if workflow.get_query_handler(QUERY_STATE) is not None:
+            raise SagaDefinitionError(
+                f"a second saga ({self.name!r}) was opened in workflow "
+                f"{workflow.info().workflow_id!r}: run one saga per workflow and use "
+                "Saga.child() for sub-sagas"
+            )
+        info = workflow.info()
+        ledger = Ledger(
+            name=self.name,
+            key=self._key or info.workflow_id,
+            workflow_id=info.workflow_id,
+            run_id=info.run_id,
+            policy=self._policy,
+            started_at=workflow.now(),
+        )
+        self._rt = SagaRuntime(ledger, search_attributes=self._search_attributes)
+        self._desk = OperatorDesk(self._rt)
+        workflow.set_query_handler(QUERY_STATE, self._query_state)
+        self._desk.register_handlers()
+        self._rt.publish_start()
+        self._rt.emit(SagaEventKind.SAGA_STARTED, detail=f"key={ledger.key}")
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        rt = self._runtime()
+        if exc is None:
+            self._close(SagaStatus.COMPLETED)
+            return
+        if not isinstance(exc, FailureError | asyncio.CancelledError):
+            # A bug in workflow code: fail the task, compensate nothing, resume after a fix.
+            return
+        cancelled = is_cancelled_exception(exc)
+        if cancelled:
+            rt.note_cancel()
+        if rt.ledger.pivot_passed:
+            rt.ledger.failure = failure_info(exc)
+            self._close(SagaStatus.CANCELLED if cancelled else SagaStatus.FAILED)
+            return
+        await self._compensate(exc)
+
+    async def _compensate(self, exc: BaseException) -> None:
+        rt = self._runtime()
+        rt.ledger.failure = failure_info(exc)
+        failed_step = next(
+            (s.name for s in reversed(rt.ledger.steps) if s.status is not StepStatus.COMPLETED),
+            None,
+        )
+        compensator = Compensator(
+            rt, self._operator(), options=self._compensation_options, park_on_failure=self._park
+        )
+        outcome = await rt.run_to_end(lambda: compensator.run(failed_step))
+        report = outcome.report
+        if not outcome.clean:
+            self._close(SagaStatus.FAILED)
+            raise ApplicationError(
+                f"saga {self.name!r} (key {rt.ledger.key!r}) could not be compensated: "
+                f"failed {list(report.failed)}, not run {list(report.not_run)}; "
+                "undo these by hand",
+                report,
+                type=SAGA_COMPENSATION_FAILED,
+                non_retryable=True,
+            ) from exc
+        if rt.ledger.cancel_requested:
+            self._close(SagaStatus.CANCELLED)
+            if is_cancelled_exception(exc):
+                return
+            raise asyncio.CancelledError(workflow.cancellation_reason()) from exc
+        self._close(SagaStatus.COMPENSATED)
+        raise ApplicationError(
+            f"saga {self.name!r} (key {rt.ledger.key!r}) was compensated after "
+            f"{failed_step or 'an abort'} failed: compensated {list(report.compensated)}",
+            report,
+            type=SAGA_COMPENSATED,
+            non_retryable=True,
+        ) from exc
+
+    def _close(self, status: SagaStatus) -> None:
+        rt = self._runtime()
+        rt.set_status(status)
+        rt.ledger.closed_at = workflow.now()
+        rt.emit(SagaEventKind.SAGA_CLOSED, detail=status.value)
+
+    # -- steps -----------------------------------------------------------------------------
+
+    @overload
+    async def step(
+        self,
+        name: str,
+        action: Callable[[], Awaitable[R]],
+        *,
+        compensate: Callable[[], Awaitable[Any]] | Callable[[R | None], Awaitable[Any]] | None = ...,
+        compensate_on: CompensateOn = ...,
+        pivot: bool = ...,
+        local: bool = ...,
+        options: StepOptions | None = ...,
+        compensation_options: StepOptions | None = ...,
+    ) -> R: ...
+
+    @overload
+    async def step(
+        self,
+        name: str,
+        action: Callable[[A], Awaitable[R]],
+        arg: A,
+        *,
+        compensate: Callable[[A], Awaitable[Any]]
+        | Callable[[A, R | None], Awaitable[Any]]
+        | None = ...,
+        compensate_on: CompensateOn = ...,
+        pivot: bool = ...,
+        local: bool = ...,
+        options: StepOptions | None = ...,
+        compensation_options: StepOptions | None = ...,
+    ) -> R: ...
+
+    @overload
+    async def step(
+        self,
+        name: str,
+        action: str,
+        arg: Any = ...,
+        *,
+        result_type: type[R],
+        compensate: str | None = ...,
+        compensate_with_result: bool = ...,
+        compensate_on: CompensateOn = ...,
+        pivot: bool = ...,
+        local: bool = ...,
+        options: StepOptions | None = ...,
+        compensation_options: StepOptions | None = ...,
+    ) -> R: ...
+
+    async def step(
+        self,
+        name: str,
+        action: Any,
+        arg: Any = _NO_ARG,
+        *,
+        compensate: Any = None,
+        compensate_on: CompensateOn = "attempt",
+        compensate_with_result: bool | None = None,
+        pivot: bool = False,
+        local: bool = False,
+        options: StepOptions | None = None,
+        compensation_options: StepOptions | None = None,
+        result_type: type | None = None,
+    ) -> Any:
+        """Run one step: register its compensation, then run its action.
+
+        Args:
+            name: The step's name, unique in the saga; repeated names get a loop
+                index (``charge``, ``charge[1]``, ...). Keys and activity ids derive
+                from it, so renaming a step is a breaking change.
+            action: The activity (function or registered name) doing the work.
+            arg: The single argument of the action; the compensation gets it too.
+            compensate: The activity that undoes the action. It takes the action's
+                argument, and optionally a second parameter that receives the
+                action's result (None when no result was recorded).
+            compensate_on: ``attempt`` (default) registers the compensation before
+                the action is scheduled, since a timed-out action may still have
+                taken effect. ``success`` registers it only after the action
+                succeeded; use it only for actions known to be atomic.
+            compensate_with_result: For a compensation given by name, whether it
+                takes the result as second argument. Inferred for functions.
+            pivot: This step is the point of no return: once it succeeds, the saga
+                only goes forward and the steps after it retry until they succeed.
+            local: Run as a local activity (fewer history events, same contract).
+            options: Activity options for the action.
+            compensation_options: Activity options for the compensation.
+            result_type: The result type, required when ``action`` is a name.
+
+        Returns:
+            The action's result.
+        """
+        rt = self._runtime()
+        step_name = self._next_name(name)
+        has_arg = arg is not _NO_ARG
+        args = [arg] if has_arg else []
+        self._check_step(step_name, compensate, pivot)
+        after_pivot = rt.ledger.pivot_passed
+        key = f"{self.name}/{rt.ledger.key}/{step_name}"
+        step = Step(
+            name=step_name,
+            activity_name=_activity_name(action),
+            kind="local_activity" if local else "activity",
+            idempotency_key=key,
+            activity_id=key,
+            scheduled_at=workflow.now(),
+            pivot=pivot,
+            after_pivot=after_pivot,
+        )
+        if compensate is not None:
+            step.compensation = Compensation(
+                activity=compensate,
+                activity_name=_activity_name(compensate),
+                args=args,
+                pass_result=_takes_result(compensate, len(args), compensate_with_result),
+                idempotency_key=f"{key}/compensate",
+                activity_id=f"{key}/compensate",
+                local=local,
+                options=(compensation_options or StepOptions()).merged_over(
+                    self._compensation_options
+                )
+                if compensation_options
+                else None,
+            )
+        step_options = (options or StepOptions()).merged_over(self._action_options)
+        if after_pivot:
+            step_options = forward_only(step_options)
+
+        def launch(activity_id: str) -> Awaitable[Any]:
+            return rt.start_activity(
+                action,
+                args,
+                context=rt.context_for(step_name, "action", key),
+                activity_id=activity_id,
+                options=step_options,
+                local=local,
+                result_type=result_type,
+                summary=step_name,
+            )
+
+        return await self._run(step, launch, register_after=compensate_on == "success")
+
+    async def child(
+        self,
+        name: str,
+        saga_workflow: Callable[[A], Awaitable[R]],
+        arg: A,
+        *,
+        compensate: Callable[[A], Awaitable[Any]]
+        | Callable[[A, R | None], Awaitable[Any]]
+        | None = None,
+        pivot: bool = False,
+        compensation_options: StepOptions | None = None,
+        task_queue: str | None = None,
+    ) -> R:
+        """Run a sub-saga as a child workflow and make it a step of this saga.
+
+        A child saga that fails compensates itself first; the failure then reaches
+        this saga, which compensates its own steps. A child that completed can be
+        undone by ``compensate`` (an activity) if this saga fails later.
+
+        Args:
+            name: The step's name; the child's workflow id is ``<this id>/<name>``.
+            saga_workflow: The child workflow's run method.
+            arg: The child's input.
+            compensate: Activity that undoes a completed child.
+            pivot: The child is the point of no return.
+            compensation_options: Activity options for the compensation.
+            task_queue: Run the child on another task queue.
+
+        Returns:
+            The child's result.
+        """
+        rt = self._runtime()
+        step_name = self._next_name(name)
+        self._check_step(step_name, compensate, pivot)
+        child_id = f"{rt.ledger.workflow_id}/{step_name}"
+        key = f"{self.name}/{rt.ledger.key}/{step_name}"
+        step = Step(
+            name=step_name,
+            activity_name=getattr(saga_workflow, "__qualname__", str(saga_workflow)),
+            kind="child_saga",
+            idempotency_key=key,
+            activity_id=child_id,
+            scheduled_at=workflow.now(),
+            pivot=pivot,
+            after_pivot=rt.ledger.pivot_passed,
+        )
+        if compensate is not None:
+            step.compensation = Compensation(
+                activity=compensate,
+                activity_name=_activity_name(compensate),
+                args=[arg],
+                pass_result=_takes_result(compensate, 1, None),
+                idempotency_key=f"{key}/compensate",
+                activity_id=f"{key}/compensate",
+                local=False,
+                options=compensation_options,
+            )
+
+        def launch(workflow_id: str) -> Awaitable[Any]:
+            return workflow.execute_child_workflow(
+                saga_workflow, arg, id=workflow_id, task_queue=task_queue
+            )
+
+        result: R = await self._run(step, launch, register_after=True)
+        return result
+
+    def abort(self, reason: str) -> NoReturn:
+        """Stop the saga on purpose and compensate what was done.
+
+        Raises:
+            ApplicationError: Always, of type ``SagaAborted``; the saga then closes
+                with ``SagaCompensated`` whose cause is this abort.
+        """
+        raise ApplicationError(
+            f"saga {self.name!r} aborted: {reason}", type=SAGA_ABORTED, non_retryable=True
+        )
+
+    @property
+    def state(self) -> SagaState:
+        """A snapshot of the saga, as the ``saga_state`` query returns it."""
+        return self._runtime().ledger.snapshot()
+
+    @property
+    def key(self) -> str:
+        """The saga's business key (the workflow id unless one was given)."""
+        return self._runtime().ledger.key
+
+    # -- internals -------------------------------------------------------------------------
+
+    async def _run(
+        self, step: Step, launch: Callable[[str], Awaitable[Any]], *, register_after: bool
+    ) -> Any:
+        rt = self._runtime()
+        compensation, step.compensation = step.compensation, None
+        if not register_after:
+            step.compensation = compensation
+        rt.ledger.steps.append(step)
+        rt.emit(SagaEventKind.STEP_SCHEDULED, step=step.name)
+        if step.after_pivot:
+            return await rt.run_to_end(lambda: self._forward(step, launch))
+        try:
+            result = await launch(step.activity_id)
+        except (FailureError, asyncio.CancelledError) as err:
+            self._fail(step, err)
+            raise
+        step.compensation = compensation
+        self._complete(step, result)
+        return result
+
+    async def _forward(self, step: Step, launch: Callable[[str], Awaitable[Any]]) -> Any:
+        """Run a step after the pivot: it must succeed, so a failure parks, never compensates."""
+        rt = self._runtime()
+        rounds = 1
+        while True:
+            activity_id = step.activity_id if rounds == 1 else f"{step.activity_id}#{rounds}"
+            try:
+                result = await launch(activity_id)
+            except (ActivityError, ChildWorkflowError) as err:
+                self._fail(step, err)
+                await self._operator().park(
+                    [step.name], resume=SagaStatus.RUNNING, allowed=frozenset({"retry"})
+                )
+                rounds += 1
+                step.status = StepStatus.SCHEDULED
+                step.failure = None
+                rt.emit(SagaEventKind.STEP_SCHEDULED, step=step.name, detail=f"round {rounds}")
+                continue
+            self._complete(step, result)
+            return result
+
+    def _complete(self, step: Step, result: Any) -> None:
+        rt = self._runtime()
+        step.status = StepStatus.COMPLETED
+        step.result, step.has_result = result, True
+        step.closed_at = workflow.now()
+        if step.pivot:
+            rt.ledger.pivot_passed = True
+        rt.emit(SagaEventKind.STEP_COMPLETED, step=step.name)
+
+    def _fail(self, step: Step, err: BaseException) -> None:
+        step.status = StepStatus.CANCELLED if is_cancelled_exception(err) else StepStatus.FAILED
+        step.failure = failure_info(err)
+        step.closed_at = workflow.now()
+        self._runtime().emit(SagaEventKind.STEP_FAILED, step=step.name, failure=step.failure)
+
+    def _next_name(self, name: str) -> str:
+        _check_name("step name", name)
+        seen = self._occurrences.get(name, 0)
+        self._occurrences[name] = seen + 1
+        return name if seen == 0 else f"{name}[{seen}]"
+
+    def _check_step(self, name: str, compensate: object, pivot: bool) -> None:
+        ledger = self._runtime().ledger
+        if pivot and self._pivot_declared:
+            raise SagaDefinitionError(
+                f"step {name!r} of saga {self.name!r} is a second pivot; a saga has at most one"
+            )
+        if compensate is not None and (pivot or ledger.pivot_passed or self._pivot_declared):
+            where = "is the pivot" if pivot else "comes after the pivot"
+            raise SagaDefinitionError(
+                f"step {name!r} of saga {self.name!r} {where} but declares a compensation: "
+                "steps from the pivot on are never compensated; drop the compensation or "
+                "move the step before the pivot"
+            )
+        self._pivot_declared = self._pivot_declared or pivot
+
+    def _query_state(self) -> SagaState:
+        return self._runtime().ledger.snapshot()
+
+    def _runtime(self) -> SagaRuntime:
+        if self._rt is None:
+            raise SagaDefinitionError(
+                f"saga {self.name!r} is not open: use `async with saga:` around its steps"
+            )
+        return self._rt
+
+    def _operator(self) -> OperatorDesk:
+        assert self._desk is not None
+        return self._desk
+
+
+def _check_name(what: str, name: str) -> None:
+    if not name or "/" in name or name != name.strip():
+        raise SagaDefinitionError(
+            f"invalid {what} {name!r}: use a non-empty name without '/' or surrounding spaces "
+            "(it becomes part of idempotency keys)"
+        )
+
+
+def _activity_name(fn: Any) -> str:
+    if isinstance(fn, str):
+        return fn
+    defn = getattr(fn, "__temporal_activity_definition", None)
+    name = getattr(defn, "name", None)
+    return name if isinstance(name, str) else getattr(fn, "__name__", repr(fn))
+
+
+def _takes_result(compensate: Any, n_args: int, explicit: bool | None) -> bool:
+    if explicit is not None or isinstance(compensate, str):
+        return bool(explicit)
+    params = [
+        p
+        for p in inspect.signature(compensate).parameters.values()
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
+    if len(params) == n_args + 1:
+        return True
+    if len(params) == n_args:
+        return False
+    raise SagaDefinitionError(
+        f"compensation {_activity_name(compensate)!r} takes {len(params)} positional "
+        f"parameters; it must take the action's {n_args} argument(s), optionally followed by "
+        "the action's result"
+    )

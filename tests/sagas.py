@@ -1,0 +1,244 @@
+"""A scripted saga for engine tests: each step's behaviour is data in the input.
+
+Activities run outside the sandbox and write what they see to `JOURNAL`, so a test
+can assert which actions and compensations ran, in which order, with which keys.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+from temporalio import activity, workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
+
+from temporal_sagas import CompensationPolicy, Saga, StepOptions, current_step
+
+ActionMode = Literal["ok", "fail", "fail_once", "timeout_after_effect", "block", "fail_fatal"]
+CompMode = Literal["ok", "fail", "none", "block", "fail_until_fixed"]
+
+
+class StepScript(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    action: ActionMode = "ok"
+    compensation: CompMode = "ok"
+    pivot: bool = False
+    compensate_on: Literal["attempt", "success"] = "attempt"
+    local: bool = False
+    sleep_before: float = 0.0
+
+
+class Script(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    saga: str = "scripted"
+    key: str | None = None
+    steps: tuple[StepScript, ...]
+    policy: CompensationPolicy = CompensationPolicy.SEQUENTIAL
+    park_on_failure: bool = True
+    abort_after: str | None = None
+
+
+class Call(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    step: str
+    mode: str
+
+
+class Receipt(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    step: str
+    key: str
+
+
+class Outcome(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    receipts: tuple[Receipt, ...]
+
+
+@dataclass(frozen=True)
+class Entry:
+    workflow_id: str
+    step: str
+    kind: str
+    key: str
+    step_key: str
+    activity_id: str
+    attempt: int
+    outcome: str
+    receipt_seen: bool | None = None
+
+
+JOURNAL: list[Entry] = []
+RELEASE: dict[str, asyncio.Event] = {}
+FIXED: set[str] = set()
+
+
+def entries(workflow_id: str, kind: str | None = None) -> list[Entry]:
+    return [e for e in JOURNAL if e.workflow_id == workflow_id and kind in (None, e.kind)]
+
+
+def done(workflow_id: str, kind: str) -> list[str]:
+    """Steps whose action or compensation completed, in completion order."""
+    return [e.step for e in entries(workflow_id, kind) if e.outcome == "ok"]
+
+
+def release(workflow_id: str) -> None:
+    RELEASE.setdefault(workflow_id, asyncio.Event()).set()
+
+
+def _record(outcome: str, receipt_seen: bool | None = None) -> Entry:
+    ctx = current_step()
+    info = activity.info()
+    entry = Entry(
+        workflow_id=ctx.workflow_id,
+        step=ctx.step,
+        kind=ctx.kind,
+        key=ctx.idempotency_key,
+        step_key=ctx.step_key,
+        activity_id=info.activity_id,
+        attempt=info.attempt,
+        outcome=outcome,
+        receipt_seen=receipt_seen,
+    )
+    JOURNAL.append(entry)
+    return entry
+
+
+async def _block(workflow_id: str) -> None:
+    event = RELEASE.setdefault(workflow_id, asyncio.Event())
+    while not event.is_set():
+        activity.heartbeat()
+        await asyncio.sleep(0.05)
+
+
+@activity.defn
+async def act(call: Call) -> Receipt:
+    ctx = current_step()
+    if call.mode == "fail" or (call.mode == "fail_once" and activity.info().attempt == 1):
+        _record("failed")
+        raise ApplicationError(f"{call.step} refused")
+    if call.mode == "fail_fatal":
+        _record("failed")
+        raise ApplicationError(f"{call.step} refused for good", non_retryable=True)
+    if call.mode == "timeout_after_effect":
+        _record("ok")
+        await asyncio.sleep(5)
+    if call.mode == "block":
+        _record("blocked")
+        await _block(ctx.workflow_id)
+    _record("ok")
+    return Receipt(step=call.step, key=ctx.idempotency_key)
+
+
+async def _undo(call: Call, receipt: Receipt | None) -> None:
+    ctx = current_step()
+    if call.mode == "fail" or (call.mode == "fail_until_fixed" and ctx.workflow_id not in FIXED):
+        _record("failed", receipt is not None)
+        raise ApplicationError(f"undo {call.step} refused")
+    if call.mode == "block":
+        _record("blocked", receipt is not None)
+        await _block(ctx.workflow_id)
+    _record("ok", receipt is not None)
+
+
+FAST_RETRY = RetryPolicy(maximum_attempts=2, initial_interval=timedelta(milliseconds=20))
+ACTION_OPTIONS = StepOptions(start_to_close_timeout=timedelta(seconds=10), retry_policy=FAST_RETRY)
+TIMEOUT_OPTIONS = StepOptions(
+    start_to_close_timeout=timedelta(seconds=1),
+    retry_policy=RetryPolicy(maximum_attempts=1),
+)
+BLOCK_OPTIONS = StepOptions(
+    start_to_close_timeout=timedelta(minutes=5), heartbeat_timeout=timedelta(seconds=2)
+)
+
+
+def _action_options(mode: str) -> StepOptions:
+    if mode == "timeout_after_effect":
+        return TIMEOUT_OPTIONS
+    if mode == "block":
+        return BLOCK_OPTIONS
+    return ACTION_OPTIONS
+
+
+@workflow.defn
+class ScriptedSaga:
+    @workflow.run
+    async def run(self, script: Script) -> Outcome:
+        saga = Saga(
+            script.saga,
+            key=script.key,
+            policy=script.policy,
+            park_on_failure=script.park_on_failure,
+            action_options=ACTION_OPTIONS,
+            compensation_options=StepOptions(
+                start_to_close_timeout=timedelta(minutes=5),
+                heartbeat_timeout=timedelta(seconds=2),
+                retry_policy=FAST_RETRY,
+            ),
+        )
+        receipts: list[Receipt] = []
+        async with saga:
+            for step in script.steps:
+                if step.sleep_before:
+                    await workflow.sleep(step.sleep_before)
+                receipt = await saga.step(
+                    step.name,
+                    act,
+                    Call(step=step.name, mode=step.action),
+                    compensate=None
+                    if step.compensation == "none"
+                    else _undo_for(step.compensation),
+                    compensate_on=step.compensate_on,
+                    pivot=step.pivot,
+                    local=step.local,
+                    options=_action_options(step.action),
+                )
+                receipts.append(receipt)
+                if script.abort_after == step.name:
+                    saga.abort(f"told to stop after {step.name}")
+        return Outcome(receipts=tuple(receipts))
+
+
+def _undo_for(mode: str) -> object:
+    # The compensation gets the action's argument; modes travel in a parallel Call.
+    return _COMPENSATIONS[mode]
+
+
+@activity.defn(name="undo_ok")
+async def undo_ok(call: Call, receipt: Receipt | None) -> None:
+    await _undo(Call(step=call.step, mode="ok"), receipt)
+
+
+@activity.defn(name="undo_fail")
+async def undo_fail(call: Call, receipt: Receipt | None) -> None:
+    await _undo(Call(step=call.step, mode="fail"), receipt)
+
+
+@activity.defn(name="undo_block")
+async def undo_block(call: Call, receipt: Receipt | None) -> None:
+    await _undo(Call(step=call.step, mode="block"), receipt)
+
+
+@activity.defn(name="undo_flaky")
+async def undo_flaky(call: Call, receipt: Receipt | None) -> None:
+    await _undo(Call(step=call.step, mode="fail_until_fixed"), receipt)
+
+
+_COMPENSATIONS = {
+    "ok": undo_ok,
+    "fail": undo_fail,
+    "block": undo_block,
+    "fail_until_fixed": undo_flaky,
+}
+
+ACTIVITIES = [act, undo_ok, undo_fail, undo_block, undo_flaky]
