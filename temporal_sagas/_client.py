@@ -52,6 +52,7 @@ async def start_saga(
         task_queue: Where the saga's worker polls.
         saga_name: When given, ``SagaName``/``SagaStatus`` are set at start, which
             saves the saga one search-attribute upsert event.
+        id_reuse_policy: What a start does when a closed saga has this id.
     """
     attributes = None
     if saga_name is not None:
@@ -74,7 +75,8 @@ async def start_saga(
 
 async def saga_state(handle: WorkflowHandle[Any, Any]) -> SagaState:
     """Return the live `SagaState` of a saga (also answered after it closed)."""
-    return await handle.query(QUERY_STATE, result_type=SagaState)
+    state: SagaState = await handle.query(QUERY_STATE, result_type=SagaState)
+    return state
 
 
 async def operator_action(
@@ -92,4 +94,7 @@ async def operator_action(
             (not parked, unknown step, missing reason); the cause says why.
     """
     request = OperatorRequest(step=step, reason=reason, operator=operator)
-    return await handle.execute_update(_UPDATES[action], request, result_type=OperatorAction)
+    done: OperatorAction = await handle.execute_update(
+        _UPDATES[action], request, result_type=OperatorAction
+    )
+    return done

@@ -14,12 +14,12 @@ from temporal_sagas._models import (
     SagaEventKind,
     SagaStatus,
 )
-from temporal_sagas.workflows._operator import Decision, OperatorDesk
+from temporal_sagas.workflows._operator import Action, Decision, OperatorDesk
 from temporal_sagas.workflows._options import StepOptions
 from temporal_sagas.workflows._records import Step, failure_info
 from temporal_sagas.workflows._runtime import SagaRuntime
 
-_ALL_ACTIONS = frozenset({"retry", "skip", "resolve"})
+_ALL_ACTIONS: frozenset[Action] = frozenset({"retry", "skip", "resolve"})
 _DONE = frozenset(
     {CompensationStatus.COMPLETED, CompensationStatus.SKIPPED, CompensationStatus.RESOLVED}
 )

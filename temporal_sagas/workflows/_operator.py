@@ -7,6 +7,7 @@ missing reason) is rejected and leaves no trace in the history.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -49,11 +50,12 @@ class OperatorDesk:
 
     def register_handlers(self) -> None:
         """Install the three operator updates on the current workflow."""
-        for name, action in (
+        actions: tuple[tuple[str, Action], ...] = (
             (UPDATE_RETRY, "retry"),
             (UPDATE_SKIP, "skip"),
             (UPDATE_RESOLVE, "resolve"),
-        ):
+        )
+        for name, action in actions:
             workflow.set_update_handler(
                 name, self._handler(action), validator=self._validator(action)
             )
@@ -82,13 +84,13 @@ class OperatorDesk:
 
     # -- update plumbing -------------------------------------------------------------------
 
-    def _validator(self, action: Action) -> object:
+    def _validator(self, action: Action) -> Callable[[OperatorRequest], None]:
         def validate(request: OperatorRequest) -> None:
             self._check(action, request)
 
         return validate
 
-    def _handler(self, action: Action) -> object:
+    def _handler(self, action: Action) -> Callable[[OperatorRequest], Awaitable[OperatorAction]]:
         async def handle(request: OperatorRequest) -> OperatorAction:
             step = self._target(action, request)
             record = OperatorAction(

@@ -77,4 +77,6 @@ COMPENSATION_DEFAULTS = StepOptions(
 def forward_only(options: StepOptions) -> StepOptions:
     """Options for a step after the pivot: same policy, but unlimited attempts."""
     policy = options.retry_policy or RetryPolicy()
-    return dataclasses.replace(options, retry_policy=dataclasses.replace(policy, maximum_attempts=0))
+    return dataclasses.replace(
+        options, retry_policy=dataclasses.replace(policy, maximum_attempts=0)
+    )

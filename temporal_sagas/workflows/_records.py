@@ -8,7 +8,6 @@ from typing import Any, Literal
 
 from temporalio.exceptions import ApplicationError, FailureError
 
-from temporal_sagas.workflows._options import StepOptions
 from temporal_sagas._models import (
     CompensationPolicy,
     CompensationRecord,
@@ -21,11 +20,14 @@ from temporal_sagas._models import (
     StepRecord,
     StepStatus,
 )
+from temporal_sagas.workflows._options import StepOptions
 
 
 def failure_info(error: BaseException) -> FailureInfo:
     """Flatten an exception and its cause chain into a `FailureInfo`."""
-    kind = error.type if isinstance(error, ApplicationError) and error.type else type(error).__name__
+    kind = (
+        error.type if isinstance(error, ApplicationError) and error.type else type(error).__name__
+    )
     causes: list[str] = []
     cause = error.__cause__ or (error.cause if isinstance(error, FailureError) else None)
     while cause is not None and len(causes) < 8:

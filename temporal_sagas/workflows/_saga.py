@@ -205,7 +205,9 @@ class Saga:
         name: str,
         action: Callable[[], Awaitable[R]],
         *,
-        compensate: Callable[[], Awaitable[Any]] | Callable[[R | None], Awaitable[Any]] | None = ...,
+        compensate: Callable[[], Awaitable[Any]]
+        | Callable[[R | None], Awaitable[Any]]
+        | None = ...,
         compensate_on: CompensateOn = ...,
         pivot: bool = ...,
         local: bool = ...,
@@ -342,7 +344,7 @@ class Saga:
     async def child(
         self,
         name: str,
-        saga_workflow: Callable[[A], Awaitable[R]],
+        saga_workflow: Callable[[Any, A], Awaitable[R]],
         arg: A,
         *,
         compensate: Callable[[A], Awaitable[Any]]
@@ -394,7 +396,9 @@ class Saga:
                 idempotency_key=f"{key}/compensate",
                 activity_id=f"{key}/compensate",
                 local=False,
-                options=compensation_options,
+                options=compensation_options.merged_over(self._compensation_options)
+                if compensation_options
+                else None,
             )
 
         def launch(workflow_id: str) -> Awaitable[Any]:
