@@ -16,9 +16,17 @@ from temporalio import activity, workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
-from temporal_sagas import CompensationPolicy, Saga, StepOptions, current_step
+from temporal_sagas import (
+    CompensationPolicy,
+    NotInSagaActivityError,
+    Saga,
+    StepOptions,
+    current_step,
+)
 
-ActionMode = Literal["ok", "fail", "fail_once", "timeout_after_effect", "block", "fail_fatal"]
+ActionMode = Literal[
+    "ok", "fail", "fail_once", "timeout_after_effect", "block", "fail_fatal", "fail_until_fixed"
+]
 CompMode = Literal["ok", "fail", "none", "block", "fail_until_fixed"]
 
 
@@ -97,19 +105,26 @@ def release(workflow_id: str) -> None:
 
 
 def _record(outcome: str, receipt_seen: bool | None = None) -> Entry:
-    ctx = current_step()
     info = activity.info()
-    entry = Entry(
-        workflow_id=ctx.workflow_id,
-        step=ctx.step,
-        kind=ctx.kind,
-        key=ctx.idempotency_key,
-        step_key=ctx.step_key,
-        activity_id=info.activity_id,
-        attempt=info.attempt,
-        outcome=outcome,
-        receipt_seen=receipt_seen,
-    )
+    try:
+        ctx = current_step()
+    except NotInSagaActivityError:  # a hand-written workflow called the activity
+        kind = "action" if info.activity_type == "act" else "compensation"
+        entry = Entry(
+            info.workflow_id or "", "?", kind, "", "", info.activity_id, info.attempt, outcome
+        )
+    else:
+        entry = Entry(
+            workflow_id=ctx.workflow_id,
+            step=ctx.step,
+            kind=ctx.kind,
+            key=ctx.idempotency_key,
+            step_key=ctx.step_key,
+            activity_id=info.activity_id,
+            attempt=info.attempt,
+            outcome=outcome,
+            receipt_seen=receipt_seen,
+        )
     JOURNAL.append(entry)
     return entry
 
@@ -123,8 +138,12 @@ async def _block(workflow_id: str) -> None:
 
 @activity.defn
 async def act(call: Call) -> Receipt:
-    ctx = current_step()
-    if call.mode == "fail" or (call.mode == "fail_once" and activity.info().attempt == 1):
+    info = activity.info()
+    if (
+        call.mode == "fail"
+        or (call.mode == "fail_once" and activity.info().attempt == 1)
+        or (call.mode == "fail_until_fixed" and info.workflow_id not in FIXED)
+    ):
         _record("failed")
         raise ApplicationError(f"{call.step} refused")
     if call.mode == "fail_fatal":
@@ -135,19 +154,19 @@ async def act(call: Call) -> Receipt:
         await asyncio.sleep(5)
     if call.mode == "block":
         _record("blocked")
-        await _block(ctx.workflow_id)
+        await _block(info.workflow_id or "")
     _record("ok")
-    return Receipt(step=call.step, key=ctx.idempotency_key)
+    return Receipt(step=call.step, key=info.activity_id)
 
 
 async def _undo(call: Call, receipt: Receipt | None) -> None:
-    ctx = current_step()
-    if call.mode == "fail" or (call.mode == "fail_until_fixed" and ctx.workflow_id not in FIXED):
+    wid = activity.info().workflow_id or ""
+    if call.mode == "fail" or (call.mode == "fail_until_fixed" and wid not in FIXED):
         _record("failed", receipt is not None)
         raise ApplicationError(f"undo {call.step} refused")
     if call.mode == "block":
         _record("blocked", receipt is not None)
-        await _block(ctx.workflow_id)
+        await _block(wid)
     _record("ok", receipt is not None)
 
 
@@ -242,3 +261,87 @@ _COMPENSATIONS = {
 }
 
 ACTIVITIES = [act, undo_ok, undo_fail, undo_block, undo_flaky]
+
+
+# -- helpers for tests -----------------------------------------------------------------------
+
+import uuid  # noqa: E402
+from collections.abc import AsyncIterator, Sequence  # noqa: E402
+from contextlib import asynccontextmanager  # noqa: E402
+from typing import Any  # noqa: E402
+
+from temporalio.client import Client, WorkflowHandle  # noqa: E402
+from temporalio.worker import Worker  # noqa: E402
+
+from temporal_sagas import SAGA_STATUS, SagaState, SagaStatus, saga_state  # noqa: E402
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+@asynccontextmanager
+async def saga_worker(
+    client: Client,
+    task_queue: str,
+    workflows: Sequence[type] = (ScriptedSaga,),
+    **kwargs: Any,
+) -> AsyncIterator[Worker]:
+    async with Worker(
+        client,
+        task_queue=task_queue,
+        workflows=list(workflows),
+        activities=kwargs.pop("activities", ACTIVITIES),
+        **kwargs,
+    ) as worker:
+        yield worker
+
+
+async def start(
+    client: Client, task_queue: str, script: Script, wid: str
+) -> WorkflowHandle[Any, Outcome]:
+    return await client.start_workflow(ScriptedSaga.run, script, id=wid, task_queue=task_queue)
+
+
+async def wait_for(
+    handle: WorkflowHandle[Any, Any], predicate: Any, *, polls: int = 600
+) -> SagaState:
+    """Poll the saga_state query until ``predicate(state)`` holds (bounded, not timed)."""
+    state: SagaState | None = None
+    for _ in range(polls):
+        try:
+            state = await saga_state(handle)
+        except Exception:  # the first workflow task may not have run yet
+            state = None
+        if state is not None and predicate(state):
+            return state
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"condition never held; last state: {state}")
+
+
+async def wait_for_status(handle: WorkflowHandle[Any, Any], status: SagaStatus) -> SagaState:
+    return await wait_for(handle, lambda s: s.status is status)
+
+
+async def search_status(handle: WorkflowHandle[Any, Any]) -> str | None:
+    return (await handle.describe()).typed_search_attributes.get(SAGA_STATUS)
+
+
+async def task_failure_message(handle: WorkflowHandle[Any, Any], *, polls: int = 600) -> str:
+    """Wait for a failed workflow task in the history and return its message."""
+    for _ in range(polls):
+        history = await handle.fetch_history()
+        for event in history.events:
+            if event.HasField("workflow_task_failed_event_attributes"):
+                return str(event.workflow_task_failed_event_attributes.failure.message)
+        await asyncio.sleep(0.05)
+    raise AssertionError("the workflow task never failed")
+
+
+async def wait_until(predicate: Any, *, polls: int = 600) -> None:
+    """Wait (bounded) until a plain predicate holds, e.g. an activity reached the journal."""
+    for _ in range(polls):
+        if predicate():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("condition never held")

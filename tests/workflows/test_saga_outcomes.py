@@ -1,0 +1,170 @@
+"""Contract rules 1, 2 and 8: register before acting, newest first, outcomes."""
+
+from __future__ import annotations
+
+import pytest
+from temporalio.client import WorkflowFailureError
+from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.testing import WorkflowEnvironment
+
+from temporal_sagas import (
+    SAGA_COMPENSATED,
+    CompensationStatus,
+    SagaEventKind,
+    SagaStatus,
+    StepStatus,
+    saga_state,
+)
+from tests.sagas import Script, StepScript, done, entries, new_id, saga_worker, search_status, start
+
+STEPS = ("reserve", "charge", "ship")
+
+
+async def test_all_steps_succeed_without_compensation(
+    saga_dev_env: WorkflowEnvironment, saga_task_queue: str
+) -> None:
+    client, wid = saga_dev_env.client, new_id("ok")
+    script = Script(steps=tuple(StepScript(name=n) for n in STEPS))
+    async with saga_worker(client, saga_task_queue):
+        handle = await start(client, saga_task_queue, script, wid)
+        outcome = await handle.result()
+        state = await saga_state(handle)
+        attribute = await search_status(handle)
+
+    assert [r.step for r in outcome.receipts] == list(STEPS)
+    assert entries(wid, "compensation") == []
+    assert state.status is SagaStatus.COMPLETED
+    assert attribute == "COMPLETED"
+    assert [s.status for s in state.steps] == [StepStatus.COMPLETED] * 3
+    assert not any(e.kind is SagaEventKind.COMPENSATION_SCHEDULED for e in state.timeline)
+
+
+@pytest.mark.parametrize("failing", range(len(STEPS)))
+async def test_failed_step_compensates_itself_and_earlier_steps_newest_first(
+    saga_dev_env: WorkflowEnvironment, saga_task_queue: str, failing: int
+) -> None:
+    client, wid = saga_dev_env.client, new_id(f"fail{failing}")
+    steps = tuple(
+        StepScript(name=n, action="fail" if i == failing else "ok") for i, n in enumerate(STEPS)
+    )
+    async with saga_worker(client, saga_task_queue):
+        handle = await start(client, saga_task_queue, Script(steps=steps), wid)
+        with pytest.raises(WorkflowFailureError) as caught:
+            await handle.result()
+        state = await saga_state(handle)
+
+    expected = list(reversed(STEPS[: failing + 1]))
+    assert done(wid, "compensation") == expected
+    assert state.compensation_order == expected
+    assert state.status is SagaStatus.COMPENSATED
+    # The failing action was retried by its policy (2 attempts) before compensation.
+    assert [e.attempt for e in entries(wid, "action") if e.step == STEPS[failing]] == [1, 2]
+    error = caught.value.cause
+    assert isinstance(error, ApplicationError)
+    assert error.type == SAGA_COMPENSATED
+    assert isinstance(error.cause, ActivityError)
+    assert isinstance(error.cause.cause, ApplicationError)
+    assert error.cause.cause.message == f"{STEPS[failing]} refused"
+    assert error.details[0]["compensated"] == expected
+
+
+@pytest.mark.parametrize("failing", range(len(STEPS)))
+async def test_compensate_on_success_skips_the_failed_steps_own_compensation(
+    saga_dev_env: WorkflowEnvironment, saga_task_queue: str, failing: int
+) -> None:
+    client, wid = saga_dev_env.client, new_id(f"atomic{failing}")
+    steps = tuple(
+        StepScript(
+            name=n,
+            action="fail" if i == failing else "ok",
+            compensate_on="success" if i == failing else "attempt",
+        )
+        for i, n in enumerate(STEPS)
+    )
+    async with saga_worker(client, saga_task_queue):
+        handle = await start(client, saga_task_queue, Script(steps=steps), wid)
+        with pytest.raises(WorkflowFailureError):
+            await handle.result()
+        state = await saga_state(handle)
+
+    assert done(wid, "compensation") == list(reversed(STEPS[:failing]))
+    assert state.step(STEPS[failing]).compensation is None
+    assert state.status is SagaStatus.COMPENSATED
+
+
+async def test_compensation_receives_the_actions_result_when_one_was_recorded(
+    saga_dev_env: WorkflowEnvironment, saga_task_queue: str
+) -> None:
+    client, wid = saga_dev_env.client, new_id("result")
+    steps = (StepScript(name="reserve"), StepScript(name="charge", action="fail"))
+    async with saga_worker(client, saga_task_queue):
+        handle = await start(client, saga_task_queue, Script(steps=steps), wid)
+        with pytest.raises(WorkflowFailureError):
+            await handle.result()
+
+    seen = {e.step: e.receipt_seen for e in entries(wid, "compensation")}
+    assert seen == {"reserve": True, "charge": False}
+
+
+async def test_action_that_took_effect_then_timed_out_is_compensated_with_its_key(
+    saga_dev_env: WorkflowEnvironment, saga_task_queue: str
+) -> None:
+    client, wid = saga_dev_env.client, new_id("timeout")
+    steps = (StepScript(name="reserve"), StepScript(name="charge", action="timeout_after_effect"))
+    async with saga_worker(client, saga_task_queue):
+        handle = await start(client, saga_task_queue, Script(steps=steps), wid)
+        with pytest.raises(WorkflowFailureError) as caught:
+            await handle.result()
+        state = await saga_state(handle)
+
+    effect = next(e for e in entries(wid, "action") if e.step == "charge")
+    undo = next(e for e in entries(wid, "compensation") if e.step == "charge")
+    assert effect.outcome == "ok"  # the effect happened before the timeout
+    assert undo.step_key == effect.key
+    assert undo.key == f"{effect.key}/compensate"
+    assert state.step("charge").compensation is not None
+    assert state.step("charge").compensation.status is CompensationStatus.COMPLETED
+    failure = state.step("charge").failure
+    assert failure is not None
+    assert any(c.startswith("TimeoutError") for c in failure.causes), failure
+    assert isinstance(caught.value.cause.cause, ActivityError)
+
+
+async def test_explicit_abort_compensates_completed_steps(
+    saga_dev_env: WorkflowEnvironment, saga_task_queue: str
+) -> None:
+    client, wid = saga_dev_env.client, new_id("abort")
+    script = Script(steps=tuple(StepScript(name=n) for n in STEPS), abort_after="charge")
+    async with saga_worker(client, saga_task_queue):
+        handle = await start(client, saga_task_queue, script, wid)
+        with pytest.raises(WorkflowFailureError) as caught:
+            await handle.result()
+
+    assert done(wid, "compensation") == ["charge", "reserve"]
+    error = caught.value.cause
+    assert isinstance(error, ApplicationError)
+    assert error.type == SAGA_COMPENSATED
+    assert isinstance(error.cause, ApplicationError)
+    assert error.cause.type == "SagaAborted"
+
+
+async def test_status_search_attribute_follows_compensation(
+    saga_dev_env: WorkflowEnvironment, saga_task_queue: str
+) -> None:
+    client, wid = saga_dev_env.client, new_id("sa")
+    steps = (StepScript(name="reserve"), StepScript(name="charge", action="fail"))
+    async with saga_worker(client, saga_task_queue):
+        handle = await start(client, saga_task_queue, Script(steps=steps), wid)
+        with pytest.raises(WorkflowFailureError):
+            await handle.result()
+        history = await handle.fetch_history()
+
+    assert await search_status(handle) == "COMPENSATED"
+    upserts = [
+        e.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields[
+            "SagaStatus"
+        ].data
+        for e in history.events
+        if e.HasField("upsert_workflow_search_attributes_event_attributes")
+    ]
+    assert upserts == [b'"RUNNING"', b'"COMPENSATING"', b'"COMPENSATED"']

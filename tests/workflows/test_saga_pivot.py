@@ -1,0 +1,117 @@
+"""Contract rule 5: the pivot is the point of no return."""
+
+from __future__ import annotations
+
+import pytest
+from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
+from temporalio.testing import WorkflowEnvironment
+
+from temporal_sagas import SagaStatus, StepStatus, operator_action, saga_state
+from tests.sagas import (
+    FIXED,
+    Script,
+    StepScript,
+    done,
+    entries,
+    new_id,
+    saga_worker,
+    start,
+    task_failure_message,
+    wait_for_status,
+    wait_until,
+)
+
+
+def _pivoted(pivot_action: str = "ok", after: str = "ok") -> Script:
+    return Script(
+        steps=(
+            StepScript(name="reserve"),
+            StepScript(name="charge", action=pivot_action, compensation="none", pivot=True),  # type: ignore[arg-type]
+            StepScript(name="notify", action=after, compensation="none"),  # type: ignore[arg-type]
+        )
+    )
+
+
+async def test_failure_of_the_pivot_compensates_the_steps_before_it(
+    saga_dev_env: WorkflowEnvironment, saga_task_queue: str
+) -> None:
+    client, wid = saga_dev_env.client, new_id("pivot-fail")
+    async with saga_worker(client, saga_task_queue):
+        handle = await start(client, saga_task_queue, _pivoted(pivot_action="fail"), wid)
+        with pytest.raises(WorkflowFailureError):
+            await handle.result()
+        state = await saga_state(handle)
+
+    assert done(wid, "compensation") == ["reserve"]
+    assert state.status is SagaStatus.COMPENSATED
+    assert not state.pivot_passed
+
+
+async def test_failure_after_the_pivot_is_retried_until_it_succeeds(
+    saga_dev_env: WorkflowEnvironment, saga_task_queue: str
+) -> None:
+    client, wid = saga_dev_env.client, new_id("pivot-retry")
+    async with saga_worker(client, saga_task_queue):
+        handle = await start(client, saga_task_queue, _pivoted(after="fail_until_fixed"), wid)
+        # The step policy allows 2 attempts; after the pivot the engine lifts the limit.
+        await wait_until(
+            lambda: len([e for e in entries(wid, "action") if e.step == "notify"]) >= 4
+        )
+        FIXED.add(wid)
+        await handle.result()
+        state = await saga_state(handle)
+
+    assert entries(wid, "compensation") == []
+    assert state.status is SagaStatus.COMPLETED
+    assert state.pivot_passed
+    assert state.step("notify").after_pivot
+
+
+async def test_non_retryable_failure_after_the_pivot_parks_and_only_retry_is_allowed(
+    saga_dev_env: WorkflowEnvironment, saga_task_queue: str
+) -> None:
+    client, wid = saga_dev_env.client, new_id("pivot-park")
+    async with saga_worker(client, saga_task_queue):
+        handle = await start(client, saga_task_queue, _pivoted(after="fail_fatal"), wid)
+        parked = await wait_for_status(handle, SagaStatus.NEEDS_ATTENTION)
+        with pytest.raises(WorkflowUpdateFailedError) as caught:
+            await operator_action(handle, "skip", reason="meh")
+        await handle.terminate("test over")
+
+    assert parked.parked_steps == ("notify",)
+    assert parked.step("notify").status is StepStatus.FAILED
+    assert "must succeed" in str(caught.value.cause)
+    assert entries(wid, "compensation") == []
+
+
+async def test_compensation_on_the_pivot_is_rejected_before_anything_runs(
+    saga_dev_env: WorkflowEnvironment, saga_task_queue: str
+) -> None:
+    client, wid = saga_dev_env.client, new_id("pivot-def")
+    script = Script(steps=(StepScript(name="charge", pivot=True, compensation="ok"),))
+    async with saga_worker(client, saga_task_queue):
+        handle = await start(client, saga_task_queue, script, wid)
+        message = await task_failure_message(handle)
+        await handle.terminate("test over")
+
+    assert "never compensated" in message
+    assert entries(wid) == []
+
+
+async def test_compensation_after_the_pivot_is_rejected_and_nothing_is_compensated(
+    saga_dev_env: WorkflowEnvironment, saga_task_queue: str
+) -> None:
+    client, wid = saga_dev_env.client, new_id("pivot-after")
+    script = Script(
+        steps=(
+            StepScript(name="charge", pivot=True, compensation="none"),
+            StepScript(name="ship", compensation="ok"),
+        )
+    )
+    async with saga_worker(client, saga_task_queue):
+        handle = await start(client, saga_task_queue, script, wid)
+        message = await task_failure_message(handle)
+        await handle.terminate("test over")
+
+    assert "comes after the pivot" in message
+    assert [e.step for e in entries(wid)] == ["charge"]
