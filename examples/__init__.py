@@ -1,0 +1,1 @@
+"""Runnable examples of temporal-sagas, one scenario per folder."""

@@ -1,0 +1,1 @@
+"""Trip booking: a car, a hotel and a flight, each undone if a later one fails."""
