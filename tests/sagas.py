@@ -51,6 +51,7 @@ class Script(BaseModel):
     policy: CompensationPolicy = CompensationPolicy.SEQUENTIAL
     park_on_failure: bool = True
     abort_after: str | None = None
+    wait_timeout_after: str | None = None
 
 
 class Call(BaseModel):
@@ -209,7 +210,7 @@ class ScriptedSaga:
         async with saga:
             for step in script.steps:
                 if step.sleep_before:
-                    await workflow.sleep(step.sleep_before)
+                    await saga.sleep(step.sleep_before)
                 receipt = await saga.step(
                     step.name,
                     act,
@@ -225,6 +226,8 @@ class ScriptedSaga:
                 receipts.append(receipt)
                 if script.abort_after == step.name:
                     saga.abort(f"told to stop after {step.name}")
+                if script.wait_timeout_after == step.name:
+                    await saga.wait_condition(lambda: False, timeout=0.5)
         return Outcome(receipts=tuple(receipts))
 
 

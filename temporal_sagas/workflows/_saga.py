@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import inspect
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from types import TracebackType
 from typing import Any, Literal, NoReturn, TypeVar, overload
 
@@ -40,6 +40,12 @@ from temporal_sagas.workflows._options import (
 )
 from temporal_sagas.workflows._records import Compensation, Ledger, Step, failure_info
 from temporal_sagas.workflows._runtime import SagaRuntime
+from temporal_sagas.workflows._steps import (
+    activity_name,
+    check_name,
+    describe_failure,
+    takes_result,
+)
 
 A = TypeVar("A")
 R = TypeVar("R")
@@ -90,7 +96,7 @@ class Saga:
         compensation_options: StepOptions | None = None,
         search_attributes: bool = True,
     ) -> None:
-        _check_name("saga name", name)
+        check_name("saga name", name)
         self.name = name
         self._key = key
         self._policy = policy
@@ -143,7 +149,7 @@ class Saga:
         if exc is None:
             self._close(SagaStatus.COMPLETED)
             return
-        if not isinstance(exc, FailureError | asyncio.CancelledError):
+        if not isinstance(exc, FailureError | asyncio.CancelledError | TimeoutError):
             # A bug in workflow code: fail the task, compensate nothing, resume after a fix.
             return
         cancelled = is_cancelled_exception(exc)
@@ -183,9 +189,10 @@ class Saga:
                 return
             raise asyncio.CancelledError(workflow.cancellation_reason()) from exc
         self._close(SagaStatus.COMPENSATED)
+        reason = f"step {failed_step!r} failed" if failed_step else describe_failure(exc)
         raise ApplicationError(
-            f"saga {self.name!r} (key {rt.ledger.key!r}) was compensated after "
-            f"{failed_step or 'an abort'} failed: compensated {list(report.compensated)}",
+            f"saga {self.name!r} (key {rt.ledger.key!r}) was compensated because {reason}: "
+            f"compensated {list(report.compensated)}",
             report,
             type=SAGA_COMPENSATED,
             non_retryable=True,
@@ -300,7 +307,7 @@ class Saga:
         key = f"{self.name}/{rt.ledger.key}/{step_name}"
         step = Step(
             name=step_name,
-            activity_name=_activity_name(action),
+            activity_name=activity_name(action),
             kind="local_activity" if local else "activity",
             idempotency_key=key,
             activity_id=key,
@@ -311,9 +318,9 @@ class Saga:
         if compensate is not None:
             step.compensation = Compensation(
                 activity=compensate,
-                activity_name=_activity_name(compensate),
+                activity_name=activity_name(compensate),
                 args=args,
-                pass_result=_takes_result(compensate, len(args), compensate_with_result),
+                pass_result=takes_result(compensate, len(args), compensate_with_result),
                 idempotency_key=f"{key}/compensate",
                 activity_id=f"{key}/compensate",
                 local=local,
@@ -390,9 +397,9 @@ class Saga:
         if compensate is not None:
             step.compensation = Compensation(
                 activity=compensate,
-                activity_name=_activity_name(compensate),
+                activity_name=activity_name(compensate),
                 args=[arg],
-                pass_result=_takes_result(compensate, 1, None),
+                pass_result=takes_result(compensate, 1, None),
                 idempotency_key=f"{key}/compensate",
                 activity_id=f"{key}/compensate",
                 local=False,
@@ -408,6 +415,38 @@ class Saga:
 
         result: R = await self._run(step, launch, register_after=True)
         return result
+
+    async def sleep(self, duration: float | timedelta) -> None:
+        """Sleep on a durable timer; after the pivot a cancel cannot cut the sleep short.
+
+        Before the pivot this is ``workflow.sleep``: a cancel compensates. After the
+        pivot the saga only goes forward, so the cancel is recorded and ignored.
+        """
+        if self._runtime().ledger.pivot_passed:
+            await self._runtime().run_to_end(lambda: workflow.sleep(duration))
+        else:
+            await workflow.sleep(duration)
+
+    async def wait_condition(
+        self,
+        condition: Callable[[], bool],
+        *,
+        timeout: float | timedelta | None = None,  # noqa: ASYNC109 (a durable timer, as in workflow.wait_condition)
+    ) -> None:
+        """Wait for ``condition``; like `sleep`, a cancel after the pivot is ignored.
+
+        Raises:
+            TimeoutError: ``timeout`` passed first; raised inside the saga block it
+                compensates (before the pivot).
+        """
+
+        async def wait() -> None:
+            await workflow.wait_condition(condition, timeout=timeout)
+
+        if self._runtime().ledger.pivot_passed:
+            await self._runtime().run_to_end(wait)
+        else:
+            await wait()
 
     def abort(self, reason: str) -> NoReturn:
         """Stop the saga on purpose and compensate what was done.
@@ -443,6 +482,18 @@ class Saga:
         rt.emit(SagaEventKind.STEP_SCHEDULED, step=step.name)
         if step.after_pivot:
             return await rt.run_to_end(lambda: self._forward(step, launch))
+        if step.pivot:
+            # Whether the point of no return was passed must be known: a cancel waits
+            # for the pivot's own outcome instead of abandoning it.
+            return await rt.run_to_end(lambda: self._attempt(step, launch, compensation))
+        return await self._attempt(step, launch, compensation)
+
+    async def _attempt(
+        self,
+        step: Step,
+        launch: Callable[[str], Awaitable[Any]],
+        compensation: Compensation | None,
+    ) -> Any:
         try:
             result = await launch(step.activity_id)
         except (FailureError, asyncio.CancelledError) as err:
@@ -489,7 +540,7 @@ class Saga:
         self._runtime().emit(SagaEventKind.STEP_FAILED, step=step.name, failure=step.failure)
 
     def _next_name(self, name: str) -> str:
-        _check_name("step name", name)
+        check_name("step name", name)
         seen = self._occurrences.get(name, 0)
         self._occurrences[name] = seen + 1
         return name if seen == 0 else f"{name}[{seen}]"
@@ -522,38 +573,3 @@ class Saga:
     def _operator(self) -> OperatorDesk:
         assert self._desk is not None
         return self._desk
-
-
-def _check_name(what: str, name: str) -> None:
-    if not name or "/" in name or name != name.strip():
-        raise SagaDefinitionError(
-            f"invalid {what} {name!r}: use a non-empty name without '/' or surrounding spaces "
-            "(it becomes part of idempotency keys)"
-        )
-
-
-def _activity_name(fn: Any) -> str:
-    if isinstance(fn, str):
-        return fn
-    defn = getattr(fn, "__temporal_activity_definition", None)
-    name = getattr(defn, "name", None)
-    return name if isinstance(name, str) else getattr(fn, "__name__", repr(fn))
-
-
-def _takes_result(compensate: Any, n_args: int, explicit: bool | None) -> bool:
-    if explicit is not None or isinstance(compensate, str):
-        return bool(explicit)
-    params = [
-        p
-        for p in inspect.signature(compensate).parameters.values()
-        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-    ]
-    if len(params) == n_args + 1:
-        return True
-    if len(params) == n_args:
-        return False
-    raise SagaDefinitionError(
-        f"compensation {_activity_name(compensate)!r} takes {len(params)} positional "
-        f"parameters; it must take the action's {n_args} argument(s), optionally followed by "
-        "the action's result"
-    )

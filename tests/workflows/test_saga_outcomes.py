@@ -168,3 +168,17 @@ async def test_status_search_attribute_follows_compensation(
         if e.HasField("upsert_workflow_search_attributes_event_attributes")
     ]
     assert upserts == [b'"RUNNING"', b'"COMPENSATING"', b'"COMPENSATED"']
+
+
+async def test_a_wait_that_times_out_inside_the_saga_compensates(
+    saga_dev_env: WorkflowEnvironment, saga_task_queue: str
+) -> None:
+    client, wid = saga_dev_env.client, new_id("waited")
+    script = Script(steps=tuple(StepScript(name=n) for n in STEPS), wait_timeout_after="charge")
+    async with saga_worker(client, saga_task_queue):
+        handle = await start(client, saga_task_queue, script, wid)
+        with pytest.raises(WorkflowFailureError) as caught:
+            await handle.result()
+
+    assert done(wid, "compensation") == ["charge", "reserve"]
+    assert "timed out" in str(caught.value.cause)

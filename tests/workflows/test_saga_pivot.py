@@ -14,9 +14,11 @@ from tests.sagas import (
     done,
     entries,
     new_id,
+    release,
     saga_worker,
     start,
     task_failure_message,
+    wait_for,
     wait_for_status,
     wait_until,
 )
@@ -115,3 +117,51 @@ async def test_compensation_after_the_pivot_is_rejected_and_nothing_is_compensat
 
     assert "comes after the pivot" in message
     assert [e.step for e in entries(wid)] == ["charge"]
+
+
+async def test_cancel_while_the_pivot_runs_waits_for_it_and_then_goes_forward(
+    saga_dev_env: WorkflowEnvironment, saga_task_queue: str
+) -> None:
+    client, wid = saga_dev_env.client, new_id("pivot-cancel")
+    script = Script(
+        steps=(
+            StepScript(name="reserve"),
+            StepScript(name="charge", action="block", compensation="none", pivot=True),
+            StepScript(name="notify", compensation="none"),
+        )
+    )
+    async with saga_worker(client, saga_task_queue):
+        handle = await start(client, saga_task_queue, script, wid)
+        await wait_until(lambda: any(e.step == "charge" for e in entries(wid, "action")))
+        await handle.cancel()
+        await wait_for(handle, lambda s: s.cancel_requested)
+        release(wid)
+        await handle.result()
+        state = await saga_state(handle)
+
+    assert done(wid, "action") == ["reserve", "charge", "notify"]
+    assert entries(wid, "compensation") == []
+    assert state.status is SagaStatus.COMPLETED
+    assert state.cancel_requested
+
+
+async def test_cancel_during_a_saga_sleep_after_the_pivot_is_ignored(
+    saga_dev_env: WorkflowEnvironment, saga_task_queue: str
+) -> None:
+    client, wid = saga_dev_env.client, new_id("pivot-sleep")
+    script = Script(
+        steps=(
+            StepScript(name="charge", compensation="none", pivot=True),
+            StepScript(name="notify", compensation="none", sleep_before=2),
+        )
+    )
+    async with saga_worker(client, saga_task_queue):
+        handle = await start(client, saga_task_queue, script, wid)
+        await wait_for(handle, lambda s: s.pivot_passed)
+        await handle.cancel()
+        await handle.result()
+        state = await saga_state(handle)
+
+    assert done(wid, "action") == ["charge", "notify"]
+    assert state.status is SagaStatus.COMPLETED
+    assert state.cancel_requested

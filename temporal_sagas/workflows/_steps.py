@@ -1,0 +1,53 @@
+"""Checks and introspection for step declarations: names, activity names, signatures."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from temporalio.exceptions import ApplicationError
+
+from temporal_sagas._errors import SAGA_ABORTED, SagaDefinitionError
+
+
+def check_name(what: str, name: str) -> None:
+    if not name or any(c in name for c in "/[]#") or name != name.strip():
+        raise SagaDefinitionError(
+            f"invalid {what} {name!r}: use a non-empty name without '/', '[', ']', '#' or "
+            "surrounding spaces (it becomes part of idempotency keys and activity ids)"
+        )
+
+
+def describe_failure(exc: BaseException) -> str:
+    if isinstance(exc, ApplicationError) and exc.type == SAGA_ABORTED:
+        return f"it was aborted ({exc.message})"
+    if isinstance(exc, TimeoutError):
+        return "a wait in the saga timed out"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def activity_name(fn: Any) -> str:
+    if isinstance(fn, str):
+        return fn
+    defn = getattr(fn, "__temporal_activity_definition", None)
+    name = getattr(defn, "name", None)
+    return name if isinstance(name, str) else getattr(fn, "__name__", repr(fn))
+
+
+def takes_result(compensate: Any, n_args: int, explicit: bool | None) -> bool:
+    if explicit is not None or isinstance(compensate, str):
+        return bool(explicit)
+    params = [
+        p
+        for p in inspect.signature(compensate).parameters.values()
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
+    if len(params) == n_args + 1:
+        return True
+    if len(params) == n_args:
+        return False
+    raise SagaDefinitionError(
+        f"compensation {activity_name(compensate)!r} takes {len(params)} positional "
+        f"parameters; it must take the action's {n_args} argument(s), optionally followed by "
+        "the action's result"
+    )
