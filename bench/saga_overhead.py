@@ -1,0 +1,155 @@
+"""Hand-written vs framework sagas on one dev server: throughput, latency, CPU, history size.
+
+Usage: python -m bench.saga_overhead [--sizes 100,1000] [--steps 3] [--rounds 2]
+
+Both variants run interleaved (hand, framework, hand, framework, ...) against the same
+in-memory dev server and the same in-process worker, for the happy and the compensating
+path. Results go to bench/results/saga_overhead-<time>.json; the last line printed is the
+throughput ratio framework/hand-written over everything measured (``ratio=0.97``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import resource
+import statistics
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from temporalio.client import Client, WorkflowFailureError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from bench.workloads import FrameworkSaga, HandWrittenSaga, Order, do_step, undo_step
+from temporal_sagas._search_attributes import SAGA_SEARCH_ATTRIBUTES
+from temporal_sagas.workers import SagaPlugin, temporal_cli_path
+
+VARIANTS = {"hand": HandWrittenSaga, "framework": FrameworkSaga}
+
+
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+async def _one(client: Client, wf: Any, order: Order, queue: str) -> float:
+    started = time.perf_counter()
+    handle = await client.start_workflow(wf.run, order, id=order.key, task_queue=queue)
+    with contextlib.suppress(WorkflowFailureError):
+        await handle.result()
+    return time.perf_counter() - started
+
+
+async def _batch(
+    client: Client, variant: str, n: int, steps: int, fail: bool, queue: str
+) -> dict[str, Any]:
+    wf = VARIANTS[variant]
+    orders = [
+        Order(
+            key=f"{variant}-{uuid.uuid4().hex[:10]}",
+            steps=steps,
+            fail_at=steps - 1 if fail else None,
+        )
+        for _ in range(n)
+    ]
+    cpu0, t0 = _cpu(), time.perf_counter()
+    latencies = await asyncio.gather(*(_one(client, wf, o, queue) for o in orders))
+    elapsed, cpu = time.perf_counter() - t0, _cpu() - cpu0
+    history = await client.get_workflow_handle(orders[0].key).fetch_history()
+    lat = sorted(latencies)
+    return {
+        "variant": variant,
+        "n": n,
+        "path": "compensating" if fail else "happy",
+        "sagas_per_s": n / elapsed,
+        "p50_ms": 1000 * statistics.median(lat),
+        "p99_ms": 1000 * lat[min(len(lat) - 1, int(0.99 * len(lat)))],
+        "cpu_ms_per_saga": 1000 * cpu / n,
+        "history_events": len(history.events),
+    }
+
+
+async def main(sizes: list[int], steps: int, rounds: int) -> int:
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=temporal_cli_path(),
+        search_attributes=SAGA_SEARCH_ATTRIBUTES,
+        plugins=[SagaPlugin()],
+        dev_server_log_level="error",
+    )
+    queue = f"bench-{uuid.uuid4().hex[:6]}"
+    rows: list[dict[str, Any]] = []
+    try:
+        async with Worker(
+            env.client,
+            task_queue=queue,
+            workflows=list(VARIANTS.values()),
+            activities=[do_step, undo_step],
+            max_cached_workflows=10_000,
+        ):
+            for variant in VARIANTS:  # warm-up: imports, sandbox, caches
+                await _batch(env.client, variant, 20, steps, False, queue)
+            for n in sizes:
+                for fail in (False, True):
+                    for r in range(rounds):
+                        for variant in VARIANTS:
+                            row = await _batch(env.client, variant, n, steps, fail, queue)
+                            row["round"] = r
+                            rows.append(row)
+                            print(
+                                f"{row['variant']:>9} n={n:<5} {row['path']:<12} "
+                                f"{row['sagas_per_s']:7.1f}/s p50={row['p50_ms']:7.1f}ms "
+                                f"p99={row['p99_ms']:7.1f}ms cpu={row['cpu_ms_per_saga']:5.2f}ms "
+                                f"events={row['history_events']}",
+                                flush=True,
+                            )
+    finally:
+        await env.shutdown()
+    summary = _summarise(rows)
+    out = Path(__file__).parent / "results" / f"saga_overhead-{time.strftime('%Y%m%dT%H%M%S')}.json"
+    out.write_text(json.dumps({"steps": steps, "rows": rows, "summary": summary}, indent=2))
+    for key, value in summary["by_case"].items():
+        print(
+            f"{key}: ratio={value['throughput_ratio']:.2f} cpu_ratio={value['cpu_ratio']:.2f} "
+            f"extra_events={value['extra_events']}"
+        )
+    print(f"results: {out}")
+    print(f"ratio={summary['throughput_ratio']:.2f}")
+    return 0
+
+
+def _summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    def pick(variant: str, n: int, path: str, field: str) -> list[float]:
+        return [r[field] for r in rows if (r["variant"], r["n"], r["path"]) == (variant, n, path)]
+
+    by_case: dict[str, Any] = {}
+    for n, path in sorted({(r["n"], r["path"]) for r in rows}):
+        hand = statistics.median(pick("hand", n, path, "sagas_per_s"))
+        fw = statistics.median(pick("framework", n, path, "sagas_per_s"))
+        by_case[f"n={n} {path}"] = {
+            "throughput_ratio": fw / hand,
+            "cpu_ratio": statistics.median(pick("framework", n, path, "cpu_ms_per_saga"))
+            / statistics.median(pick("hand", n, path, "cpu_ms_per_saga")),
+            "extra_events": pick("framework", n, path, "history_events")[0]
+            - pick("hand", n, path, "history_events")[0],
+        }
+    total_hand = sum(r["n"] / r["sagas_per_s"] for r in rows if r["variant"] == "hand")
+    total_fw = sum(r["n"] / r["sagas_per_s"] for r in rows if r["variant"] == "framework")
+    return {"by_case": by_case, "throughput_ratio": total_hand / total_fw}
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="100,1000")
+    parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+    code = asyncio.run(main([int(s) for s in args.sizes.split(",")], args.steps, args.rounds))
+    sys.stdout.flush()
+    os._exit(code)
