@@ -237,6 +237,16 @@ class StepContext(_Frozen):
         idempotency_key: The key of this very execution: ``step_key`` for an
             action, ``step_key`` + ``/compensate`` for a compensation.
         workflow_id: The saga's workflow id.
+        policy: The saga's compensation policy.
+        pivot: The step is the saga's pivot.
+        after_pivot: The step was scheduled after the pivot succeeded.
+        compensation: The name of the compensation activity registered for the step
+            (None when it has none).
+        compensate_on: When that compensation counts as registered: ``attempt``
+            (before the action runs) or ``success`` (once it succeeded).
+
+    The fields from ``policy`` on are there so that `temporal_sagas.history` can
+    rebuild the whole `SagaState` from the history alone, without extra events.
     """
 
     saga: str
@@ -246,3 +256,8 @@ class StepContext(_Frozen):
     step_key: str
     idempotency_key: str
     workflow_id: str
+    policy: CompensationPolicy = CompensationPolicy.SEQUENTIAL
+    pivot: bool = False
+    after_pivot: bool = False
+    compensation: str | None = None
+    compensate_on: Literal["attempt", "success"] = "attempt"

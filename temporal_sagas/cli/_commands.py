@@ -1,3 +1,7 @@
 """Imports every command module so that each registers itself on the ``sagas`` group."""
 
-from temporal_sagas.cli import _demo  # noqa: F401
+from temporal_sagas.cli import (  # noqa: F401
+    _demo,
+    _inspect,
+    _operate,
+)

@@ -89,6 +89,9 @@ class Step:
     result: Any = None
     has_result: bool = False
     compensation: Compensation | None = None
+    #: A compensation registered only once the action succeeds (``compensate_on="success"``);
+    #: kept so the action's step header can name it for history rebuilds.
+    deferred_compensation: Compensation | None = None
 
     def snapshot(self) -> StepRecord:
         """Freeze this step for the query."""

@@ -94,6 +94,11 @@ class SagaRuntime:
     def context_for(self, step: str, kind: str, step_key: str) -> StepContext:
         """The `StepContext` an activity of ``step`` will see."""
         own_key = step_key if kind == "action" else f"{step_key}/compensate"
+        # The step's facts ride along so the history alone can rebuild the SagaState.
+        record = self.ledger.find(step)
+        compensation = None
+        if record is not None:
+            compensation = record.compensation or record.deferred_compensation
         return StepContext(
             saga=self.ledger.name,
             saga_key=self.ledger.key,
@@ -102,6 +107,13 @@ class SagaRuntime:
             step_key=step_key,
             idempotency_key=own_key,
             workflow_id=self.ledger.workflow_id,
+            policy=self.ledger.policy,
+            pivot=record.pivot if record else False,
+            after_pivot=record.after_pivot if record else False,
+            compensation=compensation.activity_name if compensation else None,
+            compensate_on="success"
+            if record is not None and record.deferred_compensation is not None
+            else "attempt",
         )
 
     def start_activity(

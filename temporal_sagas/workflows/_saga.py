@@ -476,6 +476,7 @@ class Saga:
     ) -> Any:
         rt = self._runtime()
         compensation, step.compensation = step.compensation, None
+        step.deferred_compensation = compensation if register_after else None
         if not register_after:
             step.compensation = compensation
         rt.ledger.steps.append(step)

@@ -1,0 +1,92 @@
+"""Operator commands: ``sagas retry|skip|resolve`` on a parked saga, ``sagas cancel``."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import click
+
+from temporal_sagas._errors import SagaError
+from temporal_sagas.cli._connection import (
+    Connection,
+    connect,
+    connection_from,
+    connection_options,
+    run,
+)
+from temporal_sagas.cli._main import cli
+
+Action = Literal["retry", "skip", "resolve"]
+
+
+def _operator_command(action: Action, summary: str) -> None:
+    @cli.command(name=action, help=summary)
+    @click.argument("workflow_id")
+    @click.option("--reason", required=action != "retry", help="Why; kept in the audit trail.")
+    @click.option("--step", help="The parked step; needed when several are parked.")
+    @click.option("--operator", envvar="USER", help="Who acts. [env USER]")
+    @connection_options
+    def command(
+        workflow_id: str, reason: str | None, step: str | None, operator: str | None, **flags: Any
+    ) -> None:
+        done = run(_act(connection_from(flags), workflow_id, action, step, reason, operator))
+        click.echo(
+            f"{done.action} accepted by saga {workflow_id}"
+            + (f" for step {done.step}" if done.step else "")
+            + f" at {done.at.isoformat()}"
+        )
+
+
+_operator_command("retry", "Retry the failed step or compensation of a parked saga.")
+_operator_command("skip", "Skip a failed compensation of a parked saga (needs --reason).")
+_operator_command("resolve", "Declare a parked saga settled by hand (needs --reason).")
+
+
+@cli.command()
+@click.argument("workflow_id")
+@click.option("--reason", required=True, help="Why; recorded with the cancel request.")
+@connection_options
+def cancel(workflow_id: str, reason: str, **flags: Any) -> None:
+    """Cancel a saga: it compensates what it did, then closes CANCELLED."""
+    run(_cancel(connection_from(flags), workflow_id, reason))
+    click.echo(f"cancel requested for saga {workflow_id}: {reason}")
+
+
+async def _act(
+    conn: Connection,
+    workflow_id: str,
+    action: Action,
+    step: str | None,
+    reason: str | None,
+    operator: str | None,
+) -> Any:
+    from temporalio.client import WorkflowUpdateFailedError
+    from temporalio.service import RPCError
+
+    from temporal_sagas._client import operator_action
+    from temporal_sagas.cli._inspect import fetch_history
+
+    client = await connect(conn)
+    await fetch_history(client, workflow_id, None, conn)  # a clear "not found" first
+    handle = client.get_workflow_handle(workflow_id)
+    try:
+        return await operator_action(handle, action, step=step, reason=reason, operator=operator)
+    except WorkflowUpdateFailedError as err:
+        cause = err.cause
+        message = getattr(cause, "message", None) or str(cause or err)
+        raise SagaError(f"saga {workflow_id} rejected {action}: {message}") from err
+    except RPCError as err:
+        raise SagaError(f"cannot send {action} to saga {workflow_id}: {err.message}") from err
+
+
+async def _cancel(conn: Connection, workflow_id: str, reason: str) -> None:
+    from temporalio.service import RPCError
+
+    from temporal_sagas.cli._inspect import fetch_history
+
+    client = await connect(conn)
+    await fetch_history(client, workflow_id, None, conn)
+    try:
+        await client.get_workflow_handle(workflow_id).cancel(reason=reason)
+    except RPCError as err:
+        raise SagaError(f"cannot cancel saga {workflow_id}: {err.message}") from err

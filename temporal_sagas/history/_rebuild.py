@@ -1,0 +1,522 @@
+"""Rebuild a saga's `SagaState` from its Temporal history, with no I/O.
+
+The engine writes everything the state needs into the history it produces anyway:
+each activity carries a `StepContext` header (saga, key, step, policy, pivot,
+registered compensation), status changes are ``SagaStatus`` search-attribute
+upserts, operator decisions are workflow updates, and every timeline timestamp is
+the start time of the workflow task that made the transition. This module replays
+those facts in the order the engine produced them.
+
+Known limits: local-activity and child-saga steps are not rebuilt, and a saga that
+scheduled no activity reports its key as the workflow id and the default policy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC as _UTC
+from datetime import datetime
+from typing import Any
+
+from temporalio.api.common.v1 import Payload
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.failure.v1 import Failure
+from temporalio.api.history.v1 import HistoryEvent
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.exceptions import ActivityError
+
+from temporal_sagas._context import STEP_HEADER
+from temporal_sagas._models import (
+    CompensationPolicy,
+    CompensationRecord,
+    CompensationStatus,
+    FailureInfo,
+    OperatorAction,
+    SagaEvent,
+    SagaEventKind,
+    SagaState,
+    SagaStatus,
+    StepContext,
+    StepRecord,
+    StepStatus,
+)
+from temporal_sagas._search_attributes import SAGA_NAME, SAGA_STATUS
+from temporal_sagas.history._files import SagaHistoryError
+from temporal_sagas.workflows._records import failure_info
+
+_converter = pydantic_data_converter
+_payloads = _converter.payload_converter
+_OPERATOR_UPDATES = {"saga_retry": "retry", "saga_skip": "skip", "saga_resolve": "resolve"}
+_INPUTS = frozenset(
+    {
+        EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED,
+        EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED,
+        EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT,
+        EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED,
+        EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED,
+    }
+)
+
+
+@dataclass
+class _Activity:
+    """One scheduled activity of the saga, as found in the history."""
+
+    context: StepContext
+    activity_type: str
+    activity_id: str
+    input: list[Payload]
+    result: list[Payload] | None = None
+
+
+@dataclass
+class _Step:
+    name: str
+    context: StepContext
+    activity: str
+    scheduled_at: datetime
+    status: StepStatus = StepStatus.SCHEDULED
+    closed_at: datetime | None = None
+    failure: FailureInfo | None = None
+    comp_status: CompensationStatus = CompensationStatus.REGISTERED
+    comp_rounds: int = 0
+    comp_failure: FailureInfo | None = None
+    comp_reason: str | None = None
+    input: list[Payload] = field(default_factory=list)
+    result: list[Payload] | None = None
+
+    @property
+    def registered(self) -> bool:
+        """Whether a compensation counts as registered for this step."""
+        if self.context.compensation is None:
+            return False
+        return self.context.compensate_on == "attempt" or self.status is StepStatus.COMPLETED
+
+    def record(self) -> StepRecord:
+        key = self.context.step_key
+        compensation = None
+        if self.registered:
+            compensation = CompensationRecord(
+                activity=self.context.compensation or "",
+                status=self.comp_status,
+                idempotency_key=f"{key}/compensate",
+                activity_id=f"{key}/compensate",
+                rounds=self.comp_rounds,
+                failure=self.comp_failure,
+                reason=self.comp_reason,
+            )
+        return StepRecord(
+            name=self.name,
+            activity=self.activity,
+            kind="activity",
+            status=self.status,
+            idempotency_key=key,
+            activity_id=key,
+            pivot=self.context.pivot,
+            after_pivot=self.context.after_pivot,
+            scheduled_at=self.scheduled_at,
+            closed_at=self.closed_at,
+            failure=self.failure,
+            compensation=compensation,
+        )
+
+
+@dataclass
+class SagaHistoryView:
+    """Everything rebuilt from one history: the state plus the decoded activity payloads.
+
+    Attributes:
+        state: The `SagaState`, equal to what the ``saga_state`` query answers.
+        inputs: Per step name, the action's decoded arguments (JSON values).
+        results: Per step name, the action's decoded result, when one was recorded.
+    """
+
+    state: SagaState
+    inputs: dict[str, list[Any]]
+    results: dict[str, Any]
+
+
+class _Rebuilder:
+    def __init__(self, history: WorkflowHistory) -> None:
+        self.history = history
+        self.now: datetime | None = None
+        self.last_task_started: datetime | None = None
+        self.status = SagaStatus.RUNNING
+        self.name: str | None = None
+        self.key: str | None = None
+        self.policy = CompensationPolicy.SEQUENTIAL
+        self.run_id = ""
+        self.started_at: datetime | None = None
+        self.closed_at: datetime | None = None
+        self.steps: dict[str, _Step] = {}
+        self.activities: dict[int, _Activity] = {}
+        self.timeline: list[SagaEvent] = []
+        self.parked: list[str] = []
+        self.operator_actions: list[OperatorAction] = []
+        self.updates: dict[str, str] = {}
+        self.failure: FailureInfo | None = None
+        self.cancel_requested = False
+        self.pending: list[HistoryEvent] = []
+        self.in_task = False
+
+    # -- driving -----------------------------------------------------------------------
+
+    def run(self) -> SagaHistoryView:
+        for event in self.history.events:
+            self.on_event(event)
+        return self.view()
+
+    def on_event(self, event: HistoryEvent) -> None:
+        kind = event.event_type
+        if kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
+            self.on_started(event)
+        elif kind == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED:
+            # Exactly how the SDK computes workflow.now(), float rounding included.
+            self.last_task_started = datetime.fromtimestamp(
+                event.event_time.ToNanoseconds() / 1e9, _UTC
+            )
+            self.in_task = False
+        elif kind == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+            self.on_task_completed()
+        elif kind in _INPUTS:
+            self.in_task = False
+            self.pending.append(event)
+        elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            self.on_scheduled(event)
+        elif kind == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
+            fields = event.upsert_workflow_search_attributes_event_attributes.search_attributes
+            self.on_attributes(dict(fields.indexed_fields))
+        elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
+            accepted = event.workflow_execution_update_accepted_event_attributes
+            request = accepted.accepted_request
+            self.updates[request.meta.update_id] = request.input.name
+        elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED:
+            self.on_update_completed(event)
+        elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_CANCEL_REQUESTED:
+            pass  # handled with the cancel request that caused it
+
+    def on_started(self, event: HistoryEvent) -> None:
+        attrs = event.workflow_execution_started_event_attributes
+        self.run_id = attrs.original_execution_run_id or attrs.first_execution_run_id
+        fields = dict(attrs.search_attributes.indexed_fields)
+        if SAGA_NAME.name in fields:
+            self.name = str(_payloads.from_payloads([fields[SAGA_NAME.name]])[0])
+
+    def on_task_completed(self) -> None:
+        """A workflow task completed: its inputs were processed at its start time."""
+        self.now = self.last_task_started
+        self.in_task = True
+        if self.started_at is None:
+            self.started_at = self.now
+            self.emit(SagaEventKind.SAGA_STARTED, detail=None)
+        pending, self.pending = self.pending, []
+        cancel = next(
+            (
+                e
+                for e in pending
+                if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED
+            ),
+            None,
+        )
+        for event in pending:
+            if event is cancel:
+                continue
+            self.on_input(event)
+        if cancel is not None:
+            self.on_cancel(cancel)
+
+    # -- inputs: results of activities, cancel requests --------------------------------
+
+    def on_input(self, event: HistoryEvent) -> None:
+        kind = event.event_type
+        if kind == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+            attrs = event.activity_task_completed_event_attributes
+            act = self.activities.get(attrs.scheduled_event_id)
+            if act is not None:
+                act.result = list(attrs.result.payloads)
+                self.on_activity_done(act, None)
+        elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED:
+            fattrs = event.activity_task_failed_event_attributes
+            self.on_activity_failed(fattrs.scheduled_event_id, "Activity task failed", fattrs)
+        elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT:
+            tattrs = event.activity_task_timed_out_event_attributes
+            self.on_activity_failed(tattrs.scheduled_event_id, "Activity task timed out", tattrs)
+
+    def on_activity_failed(self, scheduled_id: int, message: str, attrs: Any) -> None:
+        act = self.activities.get(scheduled_id)
+        if act is None:
+            return
+        error = ActivityError(
+            message,
+            scheduled_event_id=scheduled_id,
+            started_event_id=int(attrs.started_event_id),
+            identity="",
+            activity_type=act.activity_type,
+            activity_id=act.activity_id,
+            retry_state=None,
+        )
+        error.__cause__ = _decode_failure(attrs.failure)
+        self.on_activity_done(act, failure_info(error))
+
+    def on_activity_done(self, act: _Activity, failure: FailureInfo | None) -> None:
+        step = self.steps.get(act.context.step)
+        if step is None:
+            return
+        if act.context.kind == "action":
+            step.status = StepStatus.FAILED if failure else StepStatus.COMPLETED
+            step.closed_at = self.now
+            step.failure = failure
+            step.result = act.result
+            kind = SagaEventKind.STEP_FAILED if failure else SagaEventKind.STEP_COMPLETED
+        else:
+            step.comp_status = (
+                CompensationStatus.FAILED if failure else CompensationStatus.COMPLETED
+            )
+            step.comp_failure = failure
+            kind = (
+                SagaEventKind.COMPENSATION_FAILED
+                if failure
+                else SagaEventKind.COMPENSATION_COMPLETED
+            )
+        self.emit(kind, step=step.name, failure=failure)
+
+    def on_cancel(self, event: HistoryEvent) -> None:
+        """A cancel request: a running forward step fails as cancelled first."""
+        for step in self.steps.values():
+            if step.status is StepStatus.SCHEDULED and not step.context.after_pivot:
+                step.status = StepStatus.CANCELLED
+                step.closed_at = self.now
+                step.failure = FailureInfo(
+                    type="ActivityError",
+                    message="Activity cancelled",
+                    causes=("CancelledError: Cancelled",),
+                )
+                self.emit(SagaEventKind.STEP_FAILED, step=step.name, failure=step.failure)
+        if not self.cancel_requested:
+            self.cancel_requested = True
+            reason = event.workflow_execution_cancel_requested_event_attributes.cause
+            self.emit(SagaEventKind.CANCEL_REQUESTED, detail=reason)
+
+    # -- commands: schedules, status changes, operator decisions -----------------------
+
+    def on_scheduled(self, event: HistoryEvent) -> None:
+        attrs = event.activity_task_scheduled_event_attributes
+        payload = attrs.header.fields.get(STEP_HEADER)
+        if payload is None:
+            return
+        context = _payloads.from_payloads([payload], [StepContext])[0]
+        self.name = context.saga
+        self.key = context.saga_key
+        self.policy = context.policy
+        act = _Activity(
+            context=context,
+            activity_type=attrs.activity_type.name,
+            activity_id=attrs.activity_id,
+            input=list(attrs.input.payloads),
+        )
+        self.activities[event.event_id] = act
+        if context.kind == "action":
+            self.on_action_scheduled(act)
+        else:
+            self.on_compensation_scheduled(act)
+
+    def on_action_scheduled(self, act: _Activity) -> None:
+        assert self.now is not None
+        step = self.steps.get(act.context.step)
+        detail = None
+        if step is None:
+            step = _Step(
+                name=act.context.step,
+                context=act.context,
+                activity=act.activity_type,
+                scheduled_at=self.now,
+                input=act.input,
+            )
+            self.steps[step.name] = step
+        else:
+            step.status, step.failure = StepStatus.SCHEDULED, None
+            detail = f"round {_round(act.activity_id)}"
+        self.emit(SagaEventKind.STEP_SCHEDULED, step=step.name, detail=detail)
+
+    def on_compensation_scheduled(self, act: _Activity) -> None:
+        step = self.steps.get(act.context.step)
+        if step is None:
+            return
+        step.comp_rounds += 1
+        step.comp_status = CompensationStatus.SCHEDULED
+        step.comp_failure = None
+        self.emit(SagaEventKind.COMPENSATION_SCHEDULED, step=step.name)
+
+    def on_attributes(self, fields: dict[str, Payload]) -> None:
+        if SAGA_NAME.name in fields and self.name is None:
+            self.name = str(_payloads.from_payloads([fields[SAGA_NAME.name]])[0])
+        if SAGA_STATUS.name not in fields:
+            return
+        value = _payloads.from_payloads([fields[SAGA_STATUS.name]])[0]
+        status = SagaStatus(str(value))
+        previous, self.status = self.status, status
+        if status is previous:
+            return
+        if previous is SagaStatus.RUNNING and status is not SagaStatus.COMPLETED:
+            self.failure = self.failure or self.last_step_failure()
+        if status is SagaStatus.NEEDS_ATTENTION:
+            self.parked = self.parked_steps(previous)
+            self.emit(SagaEventKind.SAGA_PARKED, detail=", ".join(self.parked))
+        elif previous is SagaStatus.NEEDS_ATTENTION:
+            self.parked = []
+        if status.is_terminal:
+            self.closed_at = self.now
+            self.emit(SagaEventKind.SAGA_CLOSED, detail=status.value)
+
+    def on_update_completed(self, event: HistoryEvent) -> None:
+        attrs = event.workflow_execution_update_completed_event_attributes
+        action_name = _OPERATOR_UPDATES.get(self.updates.get(attrs.meta.update_id, ""))
+        if action_name is None or not attrs.outcome.HasField("success"):
+            return
+        action = _payloads.from_payloads(list(attrs.outcome.success.payloads), [OperatorAction])[0]
+        self.operator_actions.append(action)
+        self.emit(
+            SagaEventKind.OPERATOR_ACTION,
+            step=action.step,
+            detail=f"{action.action} by {action.operator or 'unknown operator'}: "
+            f"{action.reason or 'no reason given'}",
+        )
+        self.apply_decision(action)
+
+    def apply_decision(self, action: OperatorAction) -> None:
+        """Mirror what the compensator does with a skip or resolve."""
+        if action.action == "retry":
+            return
+        for step in self.steps.values():
+            if not step.registered:
+                continue
+            if action.action == "skip" and step.comp_status is CompensationStatus.FAILED:
+                if action.step in (None, step.name):
+                    step.comp_status = CompensationStatus.SKIPPED
+                    step.comp_reason = action.reason
+            elif action.action == "resolve" and step.comp_status in (
+                CompensationStatus.FAILED,
+                CompensationStatus.REGISTERED,
+            ):
+                step.comp_status = CompensationStatus.RESOLVED
+                step.comp_reason = action.reason
+
+    # -- helpers -----------------------------------------------------------------------
+
+    def parked_steps(self, previous: SagaStatus) -> list[str]:
+        ordered = list(self.steps.values())
+        if previous is SagaStatus.COMPENSATING:
+            return [
+                s.name
+                for s in reversed(ordered)
+                if s.registered and s.comp_status is CompensationStatus.FAILED
+            ]
+        return [s.name for s in ordered if s.status is StepStatus.FAILED][-1:]
+
+    def last_step_failure(self) -> FailureInfo | None:
+        failed = [s for s in self.steps.values() if s.failure is not None]
+        return failed[-1].failure if failed else None
+
+    def emit(
+        self,
+        kind: SagaEventKind,
+        *,
+        step: str | None = None,
+        detail: str | None = None,
+        failure: FailureInfo | None = None,
+    ) -> None:
+        assert self.now is not None
+        self.timeline.append(
+            SagaEvent(
+                kind=kind,
+                at=self.now,
+                step=step,
+                status=self.status,
+                detail=detail,
+                failure=failure,
+            )
+        )
+
+    def view(self) -> SagaHistoryView:
+        workflow_id = self.history.workflow_id
+        key = self.key or workflow_id
+        timeline = [
+            e.model_copy(update={"detail": f"key={key}"})
+            if e.kind is SagaEventKind.SAGA_STARTED
+            else e
+            for e in self.timeline
+        ]
+        if self.started_at is None:
+            raise SagaHistoryError(
+                f"history of {workflow_id!r} has no completed workflow task, so no saga ran "
+                "yet: wait for a worker to pick it up, or check the workflow id"
+            )
+        state = SagaState(
+            name=self.name or _no_name(workflow_id),
+            key=key,
+            workflow_id=workflow_id,
+            run_id=self.run_id,
+            status=self.status,
+            policy=self.policy,
+            steps=tuple(s.record() for s in self.steps.values()),
+            parked_steps=tuple(self.parked),
+            operator_actions=tuple(self.operator_actions),
+            failure=self.failure,
+            cancel_requested=self.cancel_requested,
+            pivot_passed=any(
+                s.context.pivot and s.status is StepStatus.COMPLETED for s in self.steps.values()
+            ),
+            timeline=tuple(timeline),
+            started_at=self.started_at,
+            closed_at=self.closed_at,
+        )
+        inputs = {name: [_json(p) for p in s.input] for name, s in self.steps.items()}
+        results = {name: _json(s.result[0]) for name, s in self.steps.items() if s.result}
+        return SagaHistoryView(state=state, inputs=inputs, results=results)
+
+
+def _no_name(workflow_id: str) -> str:
+    raise SagaHistoryError(
+        f"workflow {workflow_id!r} does not look like a saga: its history has no saga step "
+        "header and no SagaName search attribute"
+    )
+
+
+def _round(activity_id: str) -> int:
+    _, sep, number = activity_id.rpartition("#")
+    return int(number) if sep and number.isdigit() else 1
+
+
+def _json(payload: Payload) -> Any:
+    try:
+        return _payloads.from_payloads([payload])[0]
+    except Exception:  # an encoding we cannot read: show it, do not fail the view
+        return f"<{payload.metadata.get('encoding', b'?').decode(errors='replace')} payload>"
+
+
+def _decode_failure(failure: Failure) -> BaseException:
+    error = _converter.failure_converter.from_failure(failure, _payloads)
+    return error
+
+
+def rebuild(history: WorkflowHistory) -> SagaHistoryView:
+    """Rebuild a saga from its history: the `SagaState` plus decoded step payloads.
+
+    Args:
+        history: A fetched history (``handle.fetch_history()``) or one loaded from a
+            JSON export (`load_history`).
+
+    Raises:
+        SagaHistoryError: The history is not a saga's, or is empty.
+    """
+    return _Rebuilder(history).run()
+
+
+def saga_state_from_history(history: WorkflowHistory) -> SagaState:
+    """Return the `SagaState` the ``saga_state`` query would answer for this history.
+
+    Raises:
+        SagaHistoryError: The history is not a saga's, or is empty.
+    """
+    return rebuild(history).state
