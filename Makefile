@@ -27,5 +27,10 @@ format: $(STAMP)
 test: lint
 	$(BIN)/pytest
 
+# Speed and memory figures; never part of `make test`. Results land in bench/results/.
+bench: $(STAMP)
+	$(BIN)/python -m bench.saga_overhead --sizes $${BENCH_SIZES:-100,1000} --rounds $${BENCH_ROUNDS:-2}
+	$(BIN)/python bench/show_1000_steps.py
+
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .sagas

@@ -14,15 +14,18 @@ import argparse
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import resource
 import statistics
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
+import structlog
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -74,6 +77,24 @@ async def _batch(
         "cpu_ms_per_saga": 1000 * cpu / n,
         "history_events": len(history.events),
     }
+
+
+def _configure_logs(mode: str) -> Path | None:
+    """Audit events as production writes them (JSON lines to a file), or off."""
+    logging.getLogger("temporalio").setLevel(logging.ERROR)  # the same for both variants
+    if mode == "off":
+        structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+        return None
+    path = Path(tempfile.mkstemp(prefix="saga-audit-", suffix=".jsonl")[1])
+    structlog.configure(
+        processors=[
+            structlog.processors.TimeStamper(fmt="iso"),
+            structlog.processors.JSONRenderer(),
+        ],
+        logger_factory=structlog.WriteLoggerFactory(file=path.open("w")),
+        cache_logger_on_first_use=True,
+    )
+    return path
 
 
 async def main(sizes: list[int], steps: int, rounds: int) -> int:
@@ -149,7 +170,10 @@ if __name__ == "__main__":
     parser.add_argument("--sizes", default="100,1000")
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--log", choices=["json", "off"], default="json")
     args = parser.parse_args()
+    log_file = _configure_logs(args.log)
+    print(f"audit log: {log_file or 'off'}", flush=True)
     code = asyncio.run(main([int(s) for s in args.sizes.split(",")], args.steps, args.rounds))
     sys.stdout.flush()
     os._exit(code)

@@ -4,4 +4,5 @@ from temporal_sagas.cli import (  # noqa: F401
     _demo,
     _inspect,
     _operate,
+    _replay,
 )

@@ -1,5 +1,40 @@
-"""Testing helpers for sagas: server environments and the pytest plugin."""
+"""Testing helpers for sagas: server environments, replay checks and the pytest plugin."""
 
 from temporal_sagas.testing._environments import start_dev_server_env, start_time_skipping_env
+from temporal_sagas.testing._injection import (
+    CaseResult,
+    CoverageReport,
+    FailureInjector,
+    InjectionCase,
+    SagaContractViolation,
+    failure_cases,
+)
+from temporal_sagas.testing._replay import (
+    HistoryFile,
+    ReplayFailure,
+    ReplayReport,
+    SagaReplayError,
+    assert_replays,
+    load_histories,
+    replay_histories,
+    write_history,
+)
 
-__all__ = ["start_dev_server_env", "start_time_skipping_env"]
+__all__ = [
+    "CaseResult",
+    "CoverageReport",
+    "FailureInjector",
+    "HistoryFile",
+    "InjectionCase",
+    "ReplayFailure",
+    "ReplayReport",
+    "SagaContractViolation",
+    "SagaReplayError",
+    "assert_replays",
+    "failure_cases",
+    "load_histories",
+    "replay_histories",
+    "start_dev_server_env",
+    "start_time_skipping_env",
+    "write_history",
+]

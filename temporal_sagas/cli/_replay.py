@@ -1,0 +1,171 @@
+"""``sagas replay``: the pre-deploy gate. Replay recorded or live histories against a new build.
+
+Heavy imports (temporalio, the replay module) happen inside the command body so that
+``sagas --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import os
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from temporal_sagas._errors import SagaError
+from temporal_sagas.cli._main import cli
+
+if TYPE_CHECKING:
+    from temporal_sagas.testing._replay import HistoryFile, ReplayReport
+
+#: The visibility query ``--open`` stands for: every saga still running.
+OPEN_SAGAS_QUERY = "ExecutionStatus = 'Running' AND SagaName IS NOT NULL"
+
+
+class ReplayGateFailed(SagaError):
+    """Some histories do not replay against the new build (exit code 1)."""
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(exists=True))
+@click.option(
+    "--workflows",
+    "-w",
+    "targets",
+    multiple=True,
+    required=True,
+    metavar="MODULE:ATTR",
+    help="The saga workflow classes of the new build: a class, a list of classes, or an "
+    "object with a `workflows` attribute (an app). Repeatable.",
+)
+@click.option("--query", "-q", help="Replay the live histories this visibility query selects.")
+@click.option("--open", "open_sagas", is_flag=True, help=f"Same as --query {OPEN_SAGAS_QUERY!r}.")
+@click.option("--address", envvar="TEMPORAL_ADDRESS", default="localhost:7233", show_default=True)
+@click.option("--namespace", envvar="TEMPORAL_NAMESPACE", default="default", show_default=True)
+@click.option("--limit", type=int, help="Replay at most this many live histories.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON report (for CI).")
+def replay(
+    paths: tuple[str, ...],
+    targets: tuple[str, ...],
+    query: str | None,
+    open_sagas: bool,
+    address: str,
+    namespace: str,
+    limit: int | None,
+    as_json: bool,
+) -> None:
+    """Replay saga histories against the new build; exit 1 if any diverges.
+
+    PATHS are history JSON files or directories of them (``temporal workflow show
+    --output json`` exports, or files written by ``--record-histories``). With
+    --query or --open, histories are fetched from the server instead (or as well).
+    Every failing history is reported with its saga, run, event and Temporal's
+    message. Run it in CI before deploying: replay the histories of the sagas
+    still open against the code about to replace the running workers.
+    """
+    if open_sagas:
+        query = OPEN_SAGAS_QUERY
+    if not paths and query is None:
+        raise click.UsageError("give history PATHS, --query or --open")
+    sys.path.insert(0, os.getcwd())  # let MODULE:ATTR name the project being deployed
+    sagas = [cls for target in targets for cls in _resolve(target)]
+    started = time.perf_counter()
+    report = asyncio.run(
+        _gate(paths, sagas, query=query, address=address, namespace=namespace, limit=limit)
+    )
+    elapsed = time.perf_counter() - started
+    _print(report, elapsed, as_json=as_json)
+    if not report.ok:
+        raise ReplayGateFailed(
+            f"{len(report.failures)} of {report.replayed} histories diverge: do not deploy "
+            "this build as is (guard the change with workflow.patched(), see docs/versioning.md)"
+        )
+
+
+async def _gate(
+    paths: Sequence[str],
+    sagas: Sequence[type],
+    *,
+    query: str | None,
+    address: str,
+    namespace: str,
+    limit: int | None,
+) -> ReplayReport:
+    from temporal_sagas.testing._replay import load_histories, replay_histories
+
+    histories: list[HistoryFile] = load_histories(paths)
+    if query is not None:
+        histories.extend(await _fetch(query, address=address, namespace=namespace, limit=limit))
+    return await replay_histories(histories, sagas=sagas)
+
+
+async def _fetch(query: str, *, address: str, namespace: str, limit: int | None) -> list[Any]:
+    from temporalio.client import Client
+    from temporalio.service import RPCError
+
+    from temporal_sagas.testing._replay import HistoryFile
+    from temporal_sagas.workers._plugin import SagaPlugin
+
+    try:
+        client = await Client.connect(address, namespace=namespace, plugins=[SagaPlugin()])
+        listing = client.list_workflows(query, limit=limit)
+        return [HistoryFile(h, f"{address}/{namespace}") async for h in listing.map_histories()]
+    except (RPCError, RuntimeError) as err:
+        raise SagaError(
+            f"could not fetch histories for query {query!r} from {address} (namespace "
+            f"{namespace!r}): {err}; check --address/--namespace and the query syntax"
+        ) from err
+
+
+def _resolve(target: str) -> list[type]:
+    module_name, sep, attr = target.partition(":")
+    if not sep or not module_name or not attr:
+        raise click.BadParameter(f"{target!r}: expected MODULE:ATTR", param_hint="--workflows")
+    try:
+        value: Any = importlib.import_module(module_name)
+        for part in attr.split("."):
+            value = getattr(value, part)
+    except (ImportError, AttributeError) as err:
+        raise click.BadParameter(f"{target!r}: {err}", param_hint="--workflows") from err
+    if not isinstance(value, type) and hasattr(value, "workflows"):
+        value = value.workflows
+    classes = [value] if isinstance(value, type) else list(_iterable(value, target))
+    for cls in classes:
+        if not hasattr(cls, "__temporal_workflow_definition"):
+            raise click.BadParameter(
+                f"{target!r}: {cls!r} is not a @workflow.defn class", param_hint="--workflows"
+            )
+    return classes
+
+
+def _iterable(value: Any, target: str) -> Iterable[type]:
+    if isinstance(value, list | tuple | set | frozenset):
+        return value
+    raise click.BadParameter(
+        f"{target!r} is neither a workflow class, a list of them, nor an object with "
+        "a `workflows` attribute",
+        param_hint="--workflows",
+    )
+
+
+def _print(report: ReplayReport, elapsed: float, *, as_json: bool) -> None:
+    rate = report.replayed / elapsed if elapsed > 0 else 0.0
+    if as_json:
+        document = report.model_dump(mode="json")
+        document.update(ok=report.ok, seconds=round(elapsed, 3))
+        import json
+
+        click.echo(json.dumps(document, indent=2))
+        return
+    for failure in report.failures:
+        at = f"event {failure.event_id}" if failure.event_id is not None else "event ?"
+        click.echo(
+            f"FAIL {failure.workflow_type} {failure.workflow_id} run {failure.run_id} {at}\n"
+            f"     {failure.message}\n     ({failure.source})"
+        )
+    verdict = "all replayed" if report.ok else f"{len(report.failures)} diverged"
+    click.echo(f"{report.replayed} histories replayed in {elapsed:.2f} s ({rate:.0f}/s): {verdict}")
