@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, overload
 
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import (
@@ -28,6 +28,7 @@ R = TypeVar("R")
 _UPDATES = {"retry": UPDATE_RETRY, "skip": UPDATE_SKIP, "resolve": UPDATE_RESOLVE}
 
 
+@overload
 async def start_saga(
     client: Client,
     saga_workflow: Callable[[Any, A], Awaitable[R]],
@@ -37,7 +38,32 @@ async def start_saga(
     task_queue: str,
     saga_name: str | None = None,
     id_reuse_policy: WorkflowIDReusePolicy = WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
-) -> WorkflowHandle[Any, R]:
+) -> WorkflowHandle[Any, R]: ...
+
+
+@overload
+async def start_saga(
+    client: Client,
+    saga_workflow: str,
+    arg: Any,
+    *,
+    id: str,
+    task_queue: str,
+    saga_name: str | None = None,
+    id_reuse_policy: WorkflowIDReusePolicy = WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+) -> WorkflowHandle[Any, Any]: ...
+
+
+async def start_saga(
+    client: Client,
+    saga_workflow: Any,
+    arg: Any,
+    *,
+    id: str,
+    task_queue: str,
+    saga_name: str | None = None,
+    id_reuse_policy: WorkflowIDReusePolicy = WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+) -> WorkflowHandle[Any, Any]:
     """Start a saga whose workflow id is its business key; starting twice is harmless.
 
     A running saga with the same id is returned instead of a new one
@@ -46,7 +72,8 @@ async def start_saga(
 
     Args:
         client: A client connected with `SagaPlugin`.
-        saga_workflow: The saga workflow's run method.
+        saga_workflow: The saga workflow's run method, or its workflow type name
+            (as an outbox row carries it).
         arg: The saga's input.
         id: The business key, used as the workflow id.
         task_queue: Where the saga's worker polls.

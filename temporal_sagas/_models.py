@@ -100,9 +100,14 @@ class FailureInfo(_Frozen):
 
 
 class SagaEvent(_Frozen):
-    """One transition of the saga, in the order it happened."""
+    """One transition of the saga, in the order it happened.
+
+    ``event_id`` is ``<run id>/<WorkflowTaskStarted event id>.<index in that task>``:
+    it comes from the history position, so replays and history rebuilds agree on it.
+    """
 
     kind: SagaEventKind
+    event_id: str | None = None
     at: datetime
     step: str | None = None
     status: SagaStatus | None = None

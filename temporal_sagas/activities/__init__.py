@@ -1,5 +1,80 @@
-"""Code that runs in activity workers: what a saga activity can know about its step."""
+"""Code that runs in activity workers: step context, idempotency, outbox, audit sinks."""
 
 from temporal_sagas._context import current_idempotency_key, current_step
+from temporal_sagas.activities._audit_sinks import (
+    DEFAULT_AUDIT_TABLE,
+    AuditSinkError,
+    AuditSinkProcessor,
+    JsonlAuditSink,
+    PostgresAuditSink,
+    ReconcileReport,
+    read_jsonl,
+    reconcile,
+)
+from temporal_sagas.activities._idempotent import (
+    DEFAULT_LEASE,
+    DEFAULT_TTL,
+    DEFAULT_WAIT,
+    IdempotencyKeyBusyError,
+    IdempotentDefinitionError,
+    default_store,
+    idempotent,
+)
+from temporal_sagas.activities._outbox import (
+    DEFAULT_OUTBOX_TABLE,
+    OutboxRelay,
+    OutboxRow,
+    RelayReport,
+    create_outbox_table,
+    enqueue_saga,
+    relay_once,
+    run_relay,
+)
+from temporal_sagas.activities._stores import (
+    DEFAULT_SQLITE_PATH,
+    DEFAULT_TABLE,
+    Claim,
+    IdempotencyStore,
+    IdempotencyStoreError,
+    InboxEntry,
+    KeyRecord,
+    PostgresStore,
+    SQLiteStore,
+)
 
-__all__ = ["current_idempotency_key", "current_step"]
+__all__ = [
+    "DEFAULT_AUDIT_TABLE",
+    "DEFAULT_LEASE",
+    "DEFAULT_OUTBOX_TABLE",
+    "DEFAULT_SQLITE_PATH",
+    "DEFAULT_TABLE",
+    "DEFAULT_TTL",
+    "DEFAULT_WAIT",
+    "AuditSinkError",
+    "AuditSinkProcessor",
+    "Claim",
+    "IdempotencyKeyBusyError",
+    "IdempotencyStore",
+    "IdempotencyStoreError",
+    "IdempotentDefinitionError",
+    "InboxEntry",
+    "JsonlAuditSink",
+    "KeyRecord",
+    "OutboxRelay",
+    "OutboxRow",
+    "PostgresAuditSink",
+    "PostgresStore",
+    "ReconcileReport",
+    "RelayReport",
+    "SQLiteStore",
+    "create_outbox_table",
+    "current_idempotency_key",
+    "current_step",
+    "default_store",
+    "enqueue_saga",
+    "idempotent",
+    "read_jsonl",
+    "reconcile",
+    "relay_once",
+    "run_relay",
+]

@@ -4,6 +4,12 @@
 query answers; `render_saga` draws it as a terminal timeline.
 """
 
+from temporal_sagas.history._audit import (
+    Altered,
+    AuditVerification,
+    audit_trail,
+    verify_log,
+)
 from temporal_sagas.history._files import (
     SagaHistoryError,
     dump_history,
@@ -15,9 +21,12 @@ from temporal_sagas.history._rebuild import SagaHistoryView, rebuild, saga_state
 from temporal_sagas.history._render import render_saga
 
 __all__ = [
+    "Altered",
+    "AuditVerification",
     "PlannedCompensation",
     "SagaHistoryError",
     "SagaHistoryView",
+    "audit_trail",
     "compensation_plan",
     "dump_history",
     "history_file_name",
@@ -25,4 +34,5 @@ __all__ = [
     "rebuild",
     "render_saga",
     "saga_state_from_history",
+    "verify_log",
 ]

@@ -26,6 +26,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ActivityError
 
+from temporal_sagas._audit import event_id
 from temporal_sagas._context import STEP_HEADER
 from temporal_sagas._models import (
     CompensationPolicy,
@@ -130,11 +131,13 @@ class SagaHistoryView:
         state: The `SagaState`, equal to what the ``saga_state`` query answers.
         inputs: Per step name, the action's decoded arguments (JSON values).
         results: Per step name, the action's decoded result, when one was recorded.
+        correlation_id: The root workflow's id (the saga's own for a root saga).
     """
 
     state: SagaState
     inputs: dict[str, list[Any]]
     results: dict[str, Any]
+    correlation_id: str = ""
 
 
 class _Rebuilder:
@@ -142,6 +145,10 @@ class _Rebuilder:
         self.history = history
         self.now: datetime | None = None
         self.last_task_started: datetime | None = None
+        self.last_task_started_id = 0
+        self.task_id = 0
+        self.task_index = 0
+        self.correlation_id = ""
         self.status = SagaStatus.RUNNING
         self.name: str | None = None
         self.key: str | None = None
@@ -176,6 +183,7 @@ class _Rebuilder:
             self.last_task_started = datetime.fromtimestamp(
                 event.event_time.ToNanoseconds() / 1e9, _UTC
             )
+            self.last_task_started_id = event.event_id
             self.in_task = False
         elif kind == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
             self.on_task_completed()
@@ -199,6 +207,8 @@ class _Rebuilder:
     def on_started(self, event: HistoryEvent) -> None:
         attrs = event.workflow_execution_started_event_attributes
         self.run_id = attrs.original_execution_run_id or attrs.first_execution_run_id
+        root = attrs.root_workflow_execution.workflow_id
+        self.correlation_id = root if attrs.HasField("root_workflow_execution") else ""
         fields = dict(attrs.search_attributes.indexed_fields)
         if SAGA_NAME.name in fields:
             self.name = str(_payloads.from_payloads([fields[SAGA_NAME.name]])[0])
@@ -206,6 +216,7 @@ class _Rebuilder:
     def on_task_completed(self) -> None:
         """A workflow task completed: its inputs were processed at its start time."""
         self.now = self.last_task_started
+        self.task_id, self.task_index = self.last_task_started_id, 0
         self.in_task = True
         if self.started_at is None:
             self.started_at = self.now
@@ -430,6 +441,7 @@ class _Rebuilder:
         self.timeline.append(
             SagaEvent(
                 kind=kind,
+                event_id=event_id(self.run_id, self.task_id, self.task_index),
                 at=self.now,
                 step=step,
                 status=self.status,
@@ -437,6 +449,7 @@ class _Rebuilder:
                 failure=failure,
             )
         )
+        self.task_index += 1
 
     def view(self) -> SagaHistoryView:
         workflow_id = self.history.workflow_id
@@ -473,7 +486,12 @@ class _Rebuilder:
         )
         inputs = {name: [_json(p) for p in s.input] for name, s in self.steps.items()}
         results = {name: _json(s.result[0]) for name, s in self.steps.items() if s.result}
-        return SagaHistoryView(state=state, inputs=inputs, results=results)
+        return SagaHistoryView(
+            state=state,
+            inputs=inputs,
+            results=results,
+            correlation_id=self.correlation_id or workflow_id,
+        )
 
 
 def _no_name(workflow_id: str) -> str:

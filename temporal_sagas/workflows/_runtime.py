@@ -12,6 +12,12 @@ from typing import Any, TypeVar
 from temporalio import workflow
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
+from temporal_sagas._audit import (
+    AuditEvent,
+    SagaIdentity,
+    build_audit_event,
+    event_id,
+)
 from temporal_sagas._context import outgoing_step
 from temporal_sagas._models import FailureInfo, SagaEvent, SagaEventKind, SagaStatus, StepContext
 from temporal_sagas._search_attributes import SAGA_NAME, SAGA_STATUS
@@ -32,6 +38,11 @@ class SagaRuntime:
     def __init__(self, ledger: Ledger, *, search_attributes: bool) -> None:
         self.ledger = ledger
         self._search_attributes = search_attributes
+        # Audit bookkeeping, rebuilt identically on every replay: the workflow task
+        # the last event was emitted in, its index there, and the chain's last hash.
+        self._task = 0
+        self._index = 0
+        self._last_hash: str | None = None
 
     # -- timeline and status ---------------------------------------------------------------
 
@@ -46,6 +57,7 @@ class SagaRuntime:
         """Record a transition in the timeline and log it once (never on replay)."""
         event = SagaEvent(
             kind=kind,
+            event_id=self._next_event_id(),
             at=workflow.now(),
             step=step,
             status=self.ledger.status,
@@ -53,18 +65,41 @@ class SagaRuntime:
             failure=failure,
         )
         self.ledger.timeline.append(event)
+        audit = self._audit_event()
         if not workflow.unsafe.is_replaying_history_events():
-            _log.info(
-                kind.value,
-                saga=self.ledger.name,
-                saga_key=self.ledger.key,
-                workflow_id=self.ledger.workflow_id,
-                run_id=self.ledger.run_id,
-                step=step,
-                status=self.ledger.status.value,
-                detail=detail,
-                error=failure.message if failure else None,
-            )
+            _log.info(kind.value, **audit.log_fields())
+
+    def _next_event_id(self) -> str:
+        """``<run id>/<WorkflowTaskStarted event id>.<index>``, the same on every replay.
+
+        During a workflow task the current history length is the id of its
+        WorkflowTaskStarted event (also when that task is replayed).
+        """
+        task = workflow.info().get_current_history_length()
+        if task != self._task:
+            self._task, self._index = task, 0
+        else:
+            self._index += 1
+        return event_id(self.ledger.run_id, task, self._index)
+
+    def _audit_event(self) -> AuditEvent:
+        """The audit event of the newest timeline entry, chained to the previous one."""
+        ledger = self.ledger
+        audit = build_audit_event(
+            ledger.timeline,
+            len(ledger.timeline) - 1,
+            identity=SagaIdentity(
+                saga=ledger.name,
+                saga_key=ledger.key,
+                workflow_id=ledger.workflow_id,
+                run_id=ledger.run_id,
+                correlation_id=correlation_id(),
+            ),
+            step_keys={s.name: s.idempotency_key for s in ledger.steps},
+            prev_hash=self._last_hash,
+        )
+        self._last_hash = audit.hash
+        return audit
 
     def set_status(self, status: SagaStatus) -> None:
         """Move the saga to ``status``; the search attribute is upserted only on a change."""
@@ -177,3 +212,9 @@ class SagaRuntime:
         if not self.ledger.cancel_requested:
             self.ledger.cancel_requested = True
             self.emit(SagaEventKind.CANCEL_REQUESTED, detail=workflow.cancellation_reason())
+
+
+def correlation_id() -> str:
+    """The id shared by everything one business request caused: the root workflow's id."""
+    info = workflow.info()
+    return info.root.workflow_id if info.root is not None else info.workflow_id

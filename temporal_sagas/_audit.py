@@ -1,0 +1,214 @@
+"""Audit events: one per saga transition, with ids, causes and a hash chain.
+
+This module is pure (hashing and JSON only) and safe inside the workflow sandbox.
+The engine builds each `AuditEvent` from its live timeline when it emits it;
+`temporal_sagas.history.audit_trail` builds the same events from a history. Both go
+through `build_audit_event`, so equal timelines give equal events, ids and hashes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from temporal_sagas._models import SagaEvent, SagaEventKind, SagaStatus
+
+#: The key that marks a structlog event dict as a saga audit event.
+AUDIT_MARKER = "saga_audit"
+
+_COMPLETIONS = {
+    SagaEventKind.STEP_COMPLETED: SagaEventKind.STEP_SCHEDULED,
+    SagaEventKind.STEP_FAILED: SagaEventKind.STEP_SCHEDULED,
+    SagaEventKind.COMPENSATION_COMPLETED: SagaEventKind.COMPENSATION_SCHEDULED,
+    SagaEventKind.COMPENSATION_FAILED: SagaEventKind.COMPENSATION_SCHEDULED,
+}
+_COMPENSATION_KINDS = frozenset(
+    {
+        SagaEventKind.COMPENSATION_SCHEDULED,
+        SagaEventKind.COMPENSATION_COMPLETED,
+        SagaEventKind.COMPENSATION_FAILED,
+    }
+)
+
+
+class AuditEvent(BaseModel):
+    """One saga transition as written to the audit log.
+
+    Attributes:
+        event_id: ``<run id>/<WorkflowTaskStarted event id>.<index in that task>``:
+            derived from the history position, so the same on every replay.
+        kind: The transition (``step.completed``, ...).
+        at: The workflow time of the transition (start of its workflow task).
+        saga: The saga's name.
+        saga_key: The saga's business key.
+        workflow_id: The saga's workflow id.
+        run_id: The saga's run id.
+        step: The step the transition concerns, if any.
+        status: The saga's status right after the transition.
+        idempotency_key: The key of the action or compensation concerned.
+        attempt: The round of the step or compensation (operator retries and
+            post-pivot retries add rounds; activity-level retries are not counted).
+        duration_ms: For completions and failures: milliseconds since scheduling.
+        error: ``type: message`` and causes of the failure, if any.
+        detail: Free text the engine attached (operator reason, close status, ...).
+        correlation_id: Shared by everything one business request caused: the root
+            workflow id (a child saga carries its root's).
+        causation_id: The event that led to this one: a completion's scheduling,
+            else the saga's previous event.
+        prev_hash: ``hash`` of the saga run's previous event (None for the first).
+        hash: SHA-256 over the canonical JSON of every other field.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    event_id: str
+    kind: SagaEventKind
+    at: datetime
+    saga: str
+    saga_key: str
+    workflow_id: str
+    run_id: str
+    step: str | None = None
+    status: SagaStatus | None = None
+    idempotency_key: str | None = None
+    attempt: int | None = None
+    duration_ms: float | None = None
+    error: str | None = None
+    detail: str | None = None
+    correlation_id: str
+    causation_id: str | None = None
+    prev_hash: str | None = None
+    hash: str = Field(description="SHA-256 hex over the canonical JSON without this field.")
+
+    def canonical_json(self) -> str:
+        """The event as canonical JSON (sorted keys, no spaces), ``hash`` included."""
+        return _canonical(self.model_dump(mode="json"))
+
+    def computed_hash(self) -> str:
+        """Recompute the hash from the other fields (to detect tampering)."""
+        body = self.model_dump(mode="json", exclude={"hash"})
+        return hashlib.sha256(_canonical(body).encode()).hexdigest()
+
+    def log_fields(self) -> dict[str, Any]:
+        """The fields as structlog key-values (the event name is the ``kind``)."""
+        fields = self.model_dump(mode="json")
+        fields[AUDIT_MARKER] = True
+        return fields
+
+    @classmethod
+    def from_log_fields(cls, fields: Mapping[str, Any]) -> AuditEvent:
+        """Rebuild the event from a structlog event dict made by `log_fields`."""
+        return cls.model_validate({name: fields.get(name) for name in cls.model_fields})
+
+
+class SagaIdentity(BaseModel):
+    """What every audit event of one saga run shares."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    saga: str
+    saga_key: str
+    workflow_id: str
+    run_id: str
+    correlation_id: str
+
+
+def event_id(run_id: str, task_started_event_id: int, index: int) -> str:
+    """The audit event id of the ``index``-th transition of a workflow task."""
+    return f"{run_id}/{task_started_event_id}.{index}"
+
+
+def build_audit_event(
+    timeline: Sequence[SagaEvent],
+    index: int,
+    *,
+    identity: SagaIdentity,
+    step_keys: Mapping[str, str],
+    prev_hash: str | None,
+) -> AuditEvent:
+    """Build the audit event of ``timeline[index]``.
+
+    Args:
+        timeline: The saga's timeline up to at least ``index``.
+        index: Which transition.
+        identity: The saga run's names and correlation id.
+        step_keys: Per step name, the idempotency key of its action.
+        prev_hash: The hash of the previous audit event of this run.
+    """
+    event = timeline[index]
+    earlier = timeline[:index]
+    cause = _cause(earlier, event)
+    key = step_keys.get(event.step) if event.step is not None else None
+    if key is not None and event.kind in _COMPENSATION_KINDS:
+        key = f"{key}/compensate"
+    duration = None
+    if cause is not None and event.kind in _COMPLETIONS:
+        duration = round((event.at - cause.at).total_seconds() * 1000, 3)
+    body: dict[str, Any] = {
+        "event_id": event.event_id or f"{identity.run_id}/?{index}",
+        "kind": event.kind,
+        "at": event.at,
+        **identity.model_dump(),
+        "step": event.step,
+        "status": event.status,
+        "idempotency_key": key,
+        "attempt": _attempt(earlier, event),
+        "duration_ms": duration,
+        "error": _error(event),
+        "detail": event.detail,
+        "causation_id": cause.event_id if cause is not None else None,
+        "prev_hash": prev_hash,
+        "hash": "",
+    }
+    draft = AuditEvent.model_validate(body)
+    return draft.model_copy(update={"hash": draft.computed_hash()})
+
+
+def build_audit_trail(
+    timeline: Sequence[SagaEvent], *, identity: SagaIdentity, step_keys: Mapping[str, str]
+) -> list[AuditEvent]:
+    """Build the whole hash-chained trail of a timeline."""
+    trail: list[AuditEvent] = []
+    for index in range(len(timeline)):
+        prev = trail[-1].hash if trail else None
+        trail.append(
+            build_audit_event(
+                timeline, index, identity=identity, step_keys=step_keys, prev_hash=prev
+            )
+        )
+    return trail
+
+
+def _cause(earlier: Sequence[SagaEvent], event: SagaEvent) -> SagaEvent | None:
+    opening = _COMPLETIONS.get(event.kind)
+    if opening is not None:
+        for candidate in reversed(earlier):
+            if candidate.kind is opening and candidate.step == event.step:
+                return candidate
+    return earlier[-1] if earlier else None
+
+
+def _attempt(earlier: Sequence[SagaEvent], event: SagaEvent) -> int | None:
+    if event.step is None:
+        return None
+    opening = _COMPLETIONS.get(event.kind, event.kind)
+    if opening not in (SagaEventKind.STEP_SCHEDULED, SagaEventKind.COMPENSATION_SCHEDULED):
+        return None
+    rounds = sum(1 for e in earlier if e.kind is opening and e.step == event.step)
+    return rounds + 1 if event.kind is opening else max(rounds, 1)
+
+
+def _error(event: SagaEvent) -> str | None:
+    if event.failure is None:
+        return None
+    parts = [f"{event.failure.type}: {event.failure.message}", *event.failure.causes]
+    return " <- ".join(parts)
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

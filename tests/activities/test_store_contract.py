@@ -1,0 +1,206 @@
+"""The idempotency contract, run against every store (SQLite and PostgreSQL).
+
+These tests call guarded functions directly with an explicit key function, so no
+Temporal server is involved: the guard and the store are under test, not Temporal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+from pydantic import BaseModel, ConfigDict
+
+from temporal_sagas.activities import (
+    Claim,
+    IdempotencyKeyBusyError,
+    IdempotencyStore,
+    KeyRecord,
+    idempotent,
+)
+from tests.activities.conftest import FakeClock
+
+
+class Order(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    amount: int = 10
+
+
+class Receipt(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    order: str
+    effect_number: int
+
+
+class Recorder:
+    """Counts effects per key and lets a test hold an effect half-way."""
+
+    def __init__(self) -> None:
+        self.effects: Counter[str] = Counter()
+        self.fail_next = False
+        self.gate: asyncio.Event | None = None
+
+    async def charge(self, order: Order) -> Receipt:
+        self.effects[order.id] += 1
+        if self.gate is not None:
+            await self.gate.wait()
+        if self.fail_next:
+            self.fail_next = False
+            raise RuntimeError("the payment provider said no")
+        return Receipt(order=order.id, effect_number=self.effects[order.id])
+
+
+class ObservedStore:
+    """Delegates to a store and remembers every claim's answer."""
+
+    def __init__(self, inner: IdempotencyStore) -> None:
+        self.inner = inner
+        self.claims: list[Claim] = []
+
+    async def open(self) -> None:
+        await self.inner.open()
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+    async def claim(self, key: str, owner: str, *, lease: timedelta) -> Claim:
+        claim = await self.inner.claim(key, owner, lease=lease)
+        self.claims.append(claim)
+        return claim
+
+    async def complete(self, key: str, owner: str, result: str, *, ttl: timedelta) -> bool:
+        return await self.inner.complete(key, owner, result, ttl=ttl)
+
+    async def release(self, key: str, owner: str) -> None:
+        await self.inner.release(key, owner)
+
+    async def get(self, key: str) -> KeyRecord | None:
+        return await self.inner.get(key)
+
+    async def purge_expired(self) -> int:
+        return await self.inner.purge_expired()
+
+
+def guarded(store: IdempotencyStore, recorder: Recorder, **options: object):  # type: ignore[no-untyped-def]
+    @idempotent(store, key=lambda order: f"charge/{order.id}", **options)  # type: ignore[arg-type]
+    async def charge(order: Order) -> Receipt:
+        return await recorder.charge(order)
+
+    return charge
+
+
+async def test_retry_after_success_returns_the_stored_result_without_redoing_the_effect(
+    store: IdempotencyStore,
+) -> None:
+    recorder = Recorder()
+    charge = guarded(store, recorder)
+
+    first = await charge(Order(id="o1"))
+    second = await charge(Order(id="o1"))
+
+    assert recorder.effects["o1"] == 1
+    assert isinstance(second, Receipt)
+    assert second == first
+
+
+async def test_concurrent_attempts_on_one_key_produce_one_effect(store: IdempotencyStore) -> None:
+    observed = ObservedStore(store)
+    recorder = Recorder()
+    recorder.gate = asyncio.Event()
+    charge = guarded(observed, recorder)  # type: ignore[arg-type]
+    racers = [asyncio.create_task(charge(Order(id="o1"))) for _ in range(5)]
+
+    # Hold the winner inside its effect until every loser has seen the key busy.
+    for _ in range(400):
+        if sum(c.status == "busy" for c in observed.claims) >= 4:
+            break
+        await asyncio.sleep(0.01)
+    recorder.gate.set()
+    receipts = await asyncio.gather(*racers)
+
+    assert recorder.effects["o1"] == 1
+    assert len(set(receipts)) == 1
+    assert [c.status for c in observed.claims].count("claimed") == 1
+    assert sum(c.status == "busy" for c in observed.claims) >= 4
+
+
+async def test_concurrent_claims_let_exactly_one_owner_in(store: IdempotencyStore) -> None:
+    claims = await asyncio.gather(
+        *(store.claim("k", f"owner-{i}", lease=timedelta(minutes=1)) for i in range(20))
+    )
+
+    assert [c.status for c in claims].count("claimed") == 1
+    assert {c.status for c in claims} == {"claimed", "busy"}
+
+
+async def test_a_failed_attempt_is_not_cached_and_its_retry_runs_the_effect(
+    store: IdempotencyStore,
+) -> None:
+    recorder = Recorder()
+    charge = guarded(store, recorder)
+    recorder.fail_next = True
+
+    with pytest.raises(RuntimeError, match="said no"):
+        await charge(Order(id="o1"))
+    assert await store.get("charge/o1") is None  # the claim was released
+    retried = await charge(Order(id="o1"))
+    again = await charge(Order(id="o1"))
+
+    assert recorder.effects["o1"] == 2
+    assert retried.effect_number == 2
+    assert again == retried
+
+
+async def test_a_record_past_its_ttl_no_longer_answers_and_is_purged(
+    store: IdempotencyStore, clock: FakeClock
+) -> None:
+    recorder = Recorder()
+    charge = guarded(store, recorder, ttl=timedelta(hours=1))
+    await charge(Order(id="o1"))
+    await charge(Order(id="o2"))
+
+    clock.advance(3599)
+    await charge(Order(id="o1"))
+    assert recorder.effects["o1"] == 1
+    clock.advance(2)
+    assert await store.purge_expired() == 2
+    await charge(Order(id="o1"))
+
+    assert recorder.effects["o1"] == 2
+
+
+async def test_a_crashed_attempts_claim_blocks_until_its_lease_runs_out_then_is_taken_over(
+    store: IdempotencyStore, clock: FakeClock
+) -> None:
+    recorder = Recorder()
+    charge = guarded(store, recorder, wait=timedelta(0))
+    # An attempt claimed the key, then its worker died: nothing releases the claim.
+    await store.claim("charge/o1", "crashed-attempt", lease=timedelta(seconds=30))
+
+    with pytest.raises(IdempotencyKeyBusyError, match="charge/o1"):
+        await charge(Order(id="o1"))
+    assert recorder.effects["o1"] == 0
+    clock.advance(31)
+    receipt = await charge(Order(id="o1"))
+
+    assert recorder.effects["o1"] == 1
+    assert receipt.effect_number == 1
+
+
+async def test_an_owner_whose_lease_was_taken_over_cannot_complete(
+    store: IdempotencyStore, clock: FakeClock
+) -> None:
+    await store.claim("k", "slow", lease=timedelta(seconds=5))
+    clock.advance(6)
+    assert (await store.claim("k", "retry", lease=timedelta(seconds=5))).status == "claimed"
+
+    assert await store.complete("k", "slow", '"late"', ttl=timedelta(hours=1)) is False
+    assert await store.complete("k", "retry", '"on time"', ttl=timedelta(hours=1)) is True
+    record = await store.get("k")
+    assert record is not None
+    assert (record.state, record.result) == ("completed", '"on time"')

@@ -1,0 +1,104 @@
+"""`sagas audit`: print the trail from a history, verify and reconcile shipped logs."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner, Result
+from temporalio.testing import WorkflowEnvironment
+
+from temporal_sagas.history import audit_trail, load_history
+from tests.history.audit_support import audit_logging, closed_history
+from tests.sagas import Script, StepScript, new_id, saga_worker, start
+
+GOLDEN = Path(__file__).parents[1] / "history" / "histories" / "compensated.history.json"
+SCRIPT = Script(
+    steps=(
+        StepScript(name="reserve"),
+        StepScript(name="charge"),
+        StepScript(name="ship", action="fail"),
+    )
+)
+
+
+async def sagas(env: WorkflowEnvironment | None, *args: str) -> Result:
+    from temporal_sagas.cli import _commands  # noqa: F401
+    from temporal_sagas.cli._main import cli
+
+    extra = ["--address", env.client.service_client.config.target_host] if env else []
+    result: Any = await asyncio.to_thread(CliRunner().invoke, cli, [*args, *extra])
+    return result
+
+
+async def shipped_log(env: WorkflowEnvironment, queue: str, tmp_path: Path) -> tuple[str, Path]:
+    """Run a compensated saga with a JSONL sink; return its id and the shipped log."""
+    client, wid = env.client, new_id("cli-audit")
+    path = tmp_path / "audit.jsonl"
+    with audit_logging(path):
+        async with saga_worker(client, queue):
+            await closed_history(await start(client, queue, SCRIPT, wid))
+    return wid, path
+
+
+async def test_audit_json_prints_the_history_trail() -> None:
+    result = await sagas(None, "audit", "--history", str(GOLDEN), "--json")
+    assert result.exit_code == 0, result.output
+    expected = [e.canonical_json() for e in audit_trail(load_history(GOLDEN))]
+    assert result.output.splitlines() == expected
+
+
+async def test_audit_prints_one_line_per_event_with_ids() -> None:
+    result = await sagas(None, "audit", "--history", str(GOLDEN))
+    assert result.exit_code == 0, result.output
+    trail = audit_trail(load_history(GOLDEN))
+    lines = result.output.splitlines()
+    assert [line.split()[0] for line in lines] == [e.event_id for e in trail]
+    assert "compensation.completed" in result.output
+
+
+async def test_verify_accepts_an_untouched_shipped_log(
+    saga_dev_env: WorkflowEnvironment, saga_task_queue: str, tmp_path: Path
+) -> None:
+    wid, path = await shipped_log(saga_dev_env, saga_task_queue, tmp_path)
+    result = await sagas(saga_dev_env, "audit", wid, "--verify", str(path))
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("ok: ")
+
+
+async def test_verify_names_the_event_of_a_tampered_line(
+    saga_dev_env: WorkflowEnvironment, saga_task_queue: str, tmp_path: Path
+) -> None:
+    wid, path = await shipped_log(saga_dev_env, saga_task_queue, tmp_path)
+    lines = path.read_text().splitlines()
+    event = json.loads(lines[3])
+    event["step"] = "someone-else"  # hash left as it was
+    lines[3] = json.dumps(event)
+    path.write_text("\n".join(lines) + "\n")
+
+    result = await sagas(saga_dev_env, "audit", wid, "--verify", str(path))
+
+    assert result.exit_code == 1, result.output
+    assert f"altered {event['event_id']} (line 4): step, hash differ" in result.output
+
+
+async def test_verify_reports_missing_and_extra_events_then_reconcile_repairs(
+    saga_dev_env: WorkflowEnvironment, saga_task_queue: str, tmp_path: Path
+) -> None:
+    wid, path = await shipped_log(saga_dev_env, saga_task_queue, tmp_path)
+    lines = path.read_text().splitlines()
+    dropped = json.loads(lines.pop(2))["event_id"]
+    forged = {**json.loads(lines[0]), "event_id": f"{json.loads(lines[0])['run_id']}/999.0"}
+    path.write_text("\n".join([*lines, json.dumps(forged)]) + "\n")
+
+    verified = await sagas(saga_dev_env, "audit", wid, "--verify", str(path))
+    repaired = await sagas(saga_dev_env, "audit", wid, "--reconcile", str(path))
+    again = await sagas(saga_dev_env, "audit", wid, "--verify", str(path))
+
+    assert verified.exit_code == 1
+    assert f"missing {dropped}: in the history, not in the log" in verified.output
+    assert f"extra {forged['event_id']}: in the log, not in the history" in verified.output
+    assert "added 1, replaced 0, removed 1" in repaired.output
+    assert again.exit_code == 0, again.output

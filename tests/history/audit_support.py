@@ -1,0 +1,79 @@
+"""Helpers for the audit tests: a structlog pipeline with sinks, captured and restored."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from temporal_sagas._audit import AUDIT_MARKER, AuditEvent
+from temporal_sagas._log_processors import audit_processors
+from temporal_sagas.activities._audit_sinks import AuditSink, JsonlAuditSink, read_jsonl
+
+
+@dataclass
+class Captured:
+    """What a worker logged while the pipeline was installed."""
+
+    sink: JsonlAuditSink
+    stream: io.StringIO
+
+    def lines(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.stream.getvalue().splitlines() if line]
+
+    def audit_lines(self) -> list[dict[str, Any]]:
+        return [line for line in self.lines() if line.get(AUDIT_MARKER) is True]
+
+    def sunk(self) -> list[AuditEvent]:
+        if not self.sink.path.exists():
+            return []
+        return read_jsonl(self.sink.path.read_text().splitlines())
+
+
+@contextmanager
+def audit_logging(
+    path: Path, *more_sinks: AuditSink, redact_keys: tuple[str, ...] = ()
+) -> Iterator[Captured]:
+    """Install replay guard, redaction, a JSONL sink and a JSON renderer; restore after."""
+    sink = JsonlAuditSink(path)
+    stream = io.StringIO()
+    saved = structlog.get_config()
+    structlog.configure(
+        processors=[
+            *audit_processors(sink, *more_sinks, redact_keys=redact_keys),
+            structlog.processors.JSONRenderer(default=str),
+        ],
+        logger_factory=structlog.PrintLoggerFactory(file=stream),
+        wrapper_class=structlog.BoundLogger,
+        cache_logger_on_first_use=False,
+    )
+    try:
+        yield Captured(sink=sink, stream=stream)
+    finally:
+        structlog.configure(**saved)
+
+
+def same_events(emitted: list[AuditEvent], trail: list[AuditEvent]) -> None:
+    """Assert event by event that ``emitted`` is exactly ``trail``."""
+    ids = [e.event_id for e in emitted]
+    assert len(ids) == len(set(ids)), f"duplicated events: {ids}"
+    assert ids == [e.event_id for e in trail], (
+        f"emitted {ids} != history {[e.event_id for e in trail]}"
+    )
+    for got, want in zip(emitted, trail, strict=True):
+        assert got == want, f"event {want.event_id} differs"
+
+
+async def closed_history(handle: Any) -> Any:
+    """Wait for the saga's workflow to close, then fetch its history."""
+    from temporalio.client import WorkflowFailureError
+
+    with suppress(WorkflowFailureError):
+        await handle.result()
+    return await handle.fetch_history()
