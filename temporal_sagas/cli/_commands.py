@@ -7,4 +7,5 @@ from temporal_sagas.cli import (  # noqa: F401
     _operate,
     _outbox,
     _replay,
+    _validate,
 )

@@ -1,0 +1,525 @@
+"""The data style: a saga described in YAML or JSON, validated before anything runs.
+
+A definition is parsed into the frozen `SagaDefinition` model, then checked for what
+the saga contract forbids (duplicate steps, compensations on or after the pivot, bad
+JMESPath, ...). Every problem is reported with the file, its line, the path inside
+the definition (``steps[2].compensation``) and a hint. The content hash identifies a
+definition's meaning, not its formatting: comments and key order do not change it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import hashlib
+import json
+import re
+import typing
+from collections.abc import Iterable, Sequence
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+from temporal_sagas._errors import SagaDefinitionError
+from temporal_sagas._models import CompensationPolicy
+from temporal_sagas.workflows._options import StepOptions
+
+with workflow.unsafe.imports_passed_through():
+    import jmespath
+    import jsonschema
+    import yaml
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def _parse_duration(value: Any) -> Any:
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if match is None:
+            raise ValueError(f"{value!r} is not a duration")
+        return timedelta(seconds=float(match[1]) * _UNITS[match[2]])
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return timedelta(seconds=value)
+    return value
+
+
+Duration = Annotated[timedelta, BeforeValidator(_parse_duration)]
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class RetrySpec(_Spec):
+    """A Temporal retry policy, as data."""
+
+    maximum_attempts: int | None = Field(None, ge=0, description="an integer >= 0 (0: unlimited)")
+    initial_interval: Duration | None = Field(None, description="a duration like 200ms or 2s")
+    backoff_coefficient: float | None = Field(None, ge=1.0, description="a number >= 1")
+    maximum_interval: Duration | None = Field(None, description="a duration like 30s or 5m")
+    non_retryable_error_types: tuple[str, ...] | None = Field(
+        None, description="a list of ApplicationError types"
+    )
+
+
+class OptionsSpec(_Spec):
+    """Activity options of an action or a compensation, as data."""
+
+    start_to_close_timeout: Duration | None = Field(None, description="a duration like 10s")
+    schedule_to_close_timeout: Duration | None = Field(None, description="a duration like 5m")
+    heartbeat_timeout: Duration | None = Field(None, description="a duration like 30s")
+    retry: RetrySpec | None = Field(None, description="a retry policy mapping")
+    task_queue: str | None = Field(None, description="a task queue name")
+
+    def to_step_options(self) -> StepOptions:
+        """The engine's `StepOptions` for these options."""
+        retry = None
+        if self.retry is not None:
+            fields = {k: v for k, v in self.retry.model_dump().items() if v is not None}
+            if "non_retryable_error_types" in fields:
+                fields["non_retryable_error_types"] = list(fields["non_retryable_error_types"])
+            retry = RetryPolicy(**fields)
+        return StepOptions(
+            start_to_close_timeout=self.start_to_close_timeout,
+            schedule_to_close_timeout=self.schedule_to_close_timeout,
+            heartbeat_timeout=self.heartbeat_timeout,
+            retry_policy=retry,
+            task_queue=self.task_queue,
+        )
+
+
+class StepSpec(_Spec):
+    """One step of a data-style saga."""
+
+    name: str = Field(description="a name unique in the saga, without '/'")
+    action: str = Field(description="the name of a registered activity")
+    compensation: str | None = Field(None, description="the name of a registered activity")
+    input: str = Field(
+        "input",
+        description="a JMESPath over {input: <saga input>, steps: {<step>: <result>}}",
+    )
+    pivot: bool = Field(False, description="true or false")
+    local: bool = Field(False, description="true or false")
+    compensate_on: Literal["attempt", "success"] = Field(
+        "attempt", description="'attempt' (default) or 'success'"
+    )
+    compensate_with_result: bool = Field(
+        False, description="true when the compensation takes the action's result as 2nd argument"
+    )
+    options: OptionsSpec | None = Field(None, description="an activity options mapping")
+    compensation_options: OptionsSpec | None = Field(
+        None, description="an activity options mapping"
+    )
+
+
+class DefaultsSpec(_Spec):
+    """Options applied to every action and every compensation."""
+
+    action: OptionsSpec | None = Field(None, description="an activity options mapping")
+    compensation: OptionsSpec | None = Field(None, description="an activity options mapping")
+
+
+class SagaDefinition(_Spec):
+    """A saga described as data, run by `DefinitionSaga`.
+
+    Attributes:
+        name: The saga's name; with ``version`` it identifies the definition.
+        version: Bumped whenever the steps change; running sagas keep their version.
+        key: JMESPath over ``{input: ...}`` giving the business key (default: workflow id).
+        input_schema: A JSON Schema the saga input must satisfy.
+        policy: How compensations run.
+        steps: The steps, in order.
+        output: JMESPath over ``{input, steps}`` giving the result (default: ``steps``).
+    """
+
+    name: str = Field(description="a saga name without '/'")
+    version: int = Field(ge=1, description="a positive integer, bumped when the steps change")
+    description: str | None = Field(None, description="free text")
+    key: str | None = Field(None, description="a JMESPath over {input: <saga input>}")
+    input_schema: dict[str, Any] | None = Field(None, description="a JSON Schema mapping")
+    policy: CompensationPolicy = Field(
+        CompensationPolicy.SEQUENTIAL,
+        description="one of sequential, continue_on_error, parallel",
+    )
+    park_on_failure: bool = Field(True, description="true or false")
+    defaults: DefaultsSpec = Field(DefaultsSpec(), description="a mapping: action, compensation")
+    steps: tuple[StepSpec, ...] = Field(min_length=1, description="a list of at least one step")
+    output: str | None = Field(None, description="a JMESPath over {input, steps}")
+
+    @property
+    def content_hash(self) -> str:
+        """SHA-256 of the canonical JSON form: same meaning, same hash."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    @property
+    def ref(self) -> str:
+        """``name@vN``, how logs and errors name this definition."""
+        return f"{self.name}@v{self.version}"
+
+
+@dataclasses.dataclass(frozen=True)
+class DefinitionIssue:
+    """One problem in a definition: where it is, what is wrong, what to do."""
+
+    source: str
+    path: str
+    message: str
+    hint: str | None = None
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.source}:{self.line}" if self.line else self.source
+        hint = f" (hint: {self.hint})" if self.hint else ""
+        return f"{where}: {self.path}: {self.message}{hint}"
+
+
+class InvalidDefinitionError(SagaDefinitionError):
+    """A saga definition is not valid; ``issues`` says where and why.
+
+    Attributes:
+        issues: Every problem found, in document order.
+    """
+
+    def __init__(self, issues: Sequence[DefinitionIssue]) -> None:
+        self.issues = tuple(issues)
+        super().__init__("invalid saga definition:\n" + "\n".join(f"  {i}" for i in self.issues))
+
+
+# -- loading ---------------------------------------------------------------------------------
+
+
+def load_definition(path: str | Path) -> SagaDefinition:
+    """Load and validate a definition from a ``.yaml``, ``.yml`` or ``.json`` file.
+
+    Raises:
+        InvalidDefinitionError: The file cannot be read or the definition is invalid.
+    """
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as err:
+        issue = DefinitionIssue(str(file), "<file>", f"cannot read: {err.strerror}")
+        raise InvalidDefinitionError([issue]) from err
+    return parse_definition(text, source=str(file))
+
+
+def parse_definition(text: str, *, source: str = "<definition>") -> SagaDefinition:
+    """Parse and validate a definition from YAML or JSON text.
+
+    Raises:
+        InvalidDefinitionError: The text is not a valid definition.
+    """
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(err, "problem", None) or str(err)
+        issue = DefinitionIssue(
+            source, "<syntax>", f"not valid YAML/JSON: {problem}", "fix the syntax", line
+        )
+        raise InvalidDefinitionError([issue]) from err
+    lines = _line_index(node)
+    if not isinstance(data, dict):
+        issue = DefinitionIssue(
+            source,
+            "<root>",
+            f"expected a mapping, got {type(data).__name__}",
+            "start with `name:`, `version:` and `steps:`",
+            lines.get("<root>", 1),
+        )
+        raise InvalidDefinitionError([issue])
+    try:
+        definition = SagaDefinition.model_validate(data)
+    except ValidationError as err:
+        raise InvalidDefinitionError(_pydantic_issues(source, err, lines)) from None
+    issues = [
+        dataclasses.replace(i, source=source, line=_line_of(lines, i.path))
+        for i in check_definition(definition)
+    ]
+    if issues:
+        raise InvalidDefinitionError(issues)
+    return definition
+
+
+# -- semantic checks ---------------------------------------------------------------------------
+
+
+def check_definition(definition: SagaDefinition) -> list[DefinitionIssue]:
+    """The problems of a structurally valid definition (no source or line filled in)."""
+    issues: list[DefinitionIssue] = []
+    add = issues.append
+    if not _valid_name(definition.name):
+        add(_issue("name", f"invalid saga name {definition.name!r}", _NAME_HINT))
+    if definition.key is not None:
+        issues += _check_jmespath("key", definition.key, roots={"input"}, steps=())
+    if definition.input_schema is not None:
+        try:
+            jsonschema.validators.validator_for(definition.input_schema).check_schema(
+                definition.input_schema
+            )
+        except jsonschema.SchemaError as err:
+            path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err.path)
+            add(
+                _issue(
+                    f"input_schema{path}",
+                    f"not a valid JSON Schema: {err.message}",
+                    "see the JSON Schema reference for the allowed keywords and types",
+                )
+            )
+    seen: list[str] = []
+    pivot: str | None = None
+    for index, spec in enumerate(definition.steps):
+        at = f"steps[{index}]"
+        if not _valid_name(spec.name):
+            add(_issue(f"{at}.name", f"invalid step name {spec.name!r}", _NAME_HINT))
+        elif spec.name in seen:
+            add(
+                _issue(
+                    f"{at}.name",
+                    f"duplicate step name {spec.name!r} (also steps[{seen.index(spec.name)}])",
+                    "give every step its own name: keys and activity ids derive from it",
+                )
+            )
+        if spec.pivot and pivot is not None:
+            add(
+                _issue(
+                    f"{at}.pivot",
+                    f"a second pivot (the first is {pivot!r})",
+                    "a saga has at most one point of no return",
+                )
+            )
+        if spec.compensation is not None and (spec.pivot or pivot is not None):
+            where = "the pivot" if spec.pivot else f"after the pivot {pivot!r}"
+            add(
+                _issue(
+                    f"{at}.compensation",
+                    f"step {spec.name!r} is {where} but declares a compensation",
+                    "steps from the pivot on are never compensated: drop the compensation "
+                    "or move the step before the pivot",
+                )
+            )
+        if spec.compensation is None:
+            for field in ("compensation_options", "compensate_with_result"):
+                if field in spec.model_fields_set:
+                    add(
+                        _issue(
+                            f"{at}.{field}",
+                            f"{field} given but the step has no compensation",
+                            f"add `compensation:` or drop `{field}`",
+                        )
+                    )
+        issues += _check_jmespath(f"{at}.input", spec.input, roots={"input", "steps"}, steps=seen)
+        seen.append(spec.name)
+        pivot = spec.name if spec.pivot and pivot is None else pivot
+    if definition.output is not None:
+        issues += _check_jmespath("output", definition.output, {"input", "steps"}, seen)
+    return issues
+
+
+def check_activities(
+    definition: SagaDefinition, activity_names: Iterable[str], *, source: str = "<definition>"
+) -> list[DefinitionIssue]:
+    """The steps whose action or compensation names an activity not in ``activity_names``."""
+    known = sorted(set(activity_names))
+    issues = []
+    for index, spec in enumerate(definition.steps):
+        for field, name in (("action", spec.action), ("compensation", spec.compensation)):
+            if name is not None and name not in known:
+                close = difflib.get_close_matches(name, known, n=1)
+                hint = f"did you mean {close[0]!r}?" if close else f"registered: {known}"
+                issues.append(
+                    DefinitionIssue(
+                        source,
+                        f"steps[{index}].{field}",
+                        f"unknown activity {name!r}: no worker activity has that name",
+                        hint,
+                    )
+                )
+    return issues
+
+
+_NAME_HINT = "use a non-empty name without '/' or surrounding spaces (it becomes part of keys)"
+
+
+def _valid_name(name: str) -> bool:
+    return bool(name) and "/" not in name and name == name.strip()
+
+
+def _issue(path: str, message: str, hint: str | None) -> DefinitionIssue:
+    return DefinitionIssue("<definition>", path, message, hint)
+
+
+def _check_jmespath(
+    path: str, expression: str, roots: set[str], steps: Sequence[str]
+) -> list[DefinitionIssue]:
+    try:
+        parsed = jmespath.compile(expression).parsed
+    except jmespath.exceptions.JMESPathError as err:
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        return [
+            _issue(path, f"bad JMESPath {expression!r}: {first}", "see jmespath.org for syntax")
+        ]
+    issues = []
+    for root, step in _root_refs(typing.cast(dict[str, Any], parsed)):
+        if root not in roots:
+            allowed = " and ".join(f"`{r}`" for r in sorted(roots))
+            issues.append(
+                _issue(
+                    path,
+                    f"JMESPath {expression!r} reads {root!r}, which is not defined here",
+                    f"start paths with {allowed}",
+                )
+            )
+        elif root == "steps" and step is not None and step not in steps:
+            issues.append(
+                _issue(
+                    path,
+                    f"JMESPath {expression!r} reads the result of step {step!r}, "
+                    "which does not run before it",
+                    f"earlier steps: {list(steps)}",
+                )
+            )
+    return issues
+
+
+def _root_refs(node: dict[str, Any]) -> list[tuple[str, str | None]]:
+    """The ``(root field, next field)`` pairs an expression reads from its root object."""
+    kind, children = node.get("type"), node.get("children", [])
+    if kind == "field":
+        return [(node["value"], None)]
+    if kind in ("subexpression", "index_expression"):
+        first = children[0]
+        if first.get("type") == "field" and len(children) > 1:
+            nxt = children[1]
+            return [(first["value"], nxt["value"] if nxt.get("type") == "field" else None)]
+        return _root_refs(first)
+    if kind in ("projection", "value_projection", "flatten", "filter_projection", "pipe"):
+        return _root_refs(children[0]) if children else []
+    if kind == "key_val_pair" or kind in (
+        "multi_select_dict",
+        "multi_select_list",
+        "function_expression",
+        "and_expression",
+        "or_expression",
+        "not_expression",
+        "comparator",
+    ):
+        return [ref for child in children for ref in _root_refs(child)]
+    return []  # literals, `@`, expression references: nothing read from the root
+
+
+# -- locating errors ---------------------------------------------------------------------------
+
+
+def _line_index(node: yaml.Node | None) -> dict[str, int]:
+    """Map definition paths (``steps[2].compensation``) to 1-based line numbers."""
+    lines: dict[str, int] = {}
+
+    def walk(n: yaml.Node, path: str) -> None:
+        lines.setdefault(path or "<root>", n.start_mark.line + 1)
+        if isinstance(n, yaml.MappingNode):
+            for key, value in n.value:
+                child = f"{path}.{key.value}" if path else str(key.value)
+                lines[child] = key.start_mark.line + 1
+                walk(value, child)
+        elif isinstance(n, yaml.SequenceNode):
+            for index, item in enumerate(n.value):
+                walk(item, f"{path}[{index}]")
+
+    if node is not None:
+        walk(node, "")
+    return lines
+
+
+_LAST_PART = re.compile(r"(\.[^.\[]+|\[\d+\])$")
+
+
+def _line_of(lines: dict[str, int], path: str) -> int | None:
+    """The line of ``path``, or of its nearest parent present in the document."""
+    while path:
+        if path in lines:
+            return lines[path]
+        parent = _LAST_PART.sub("", path)
+        if parent == path:
+            break
+        path = parent
+    return lines.get("<root>")
+
+
+def _format_loc(loc: Sequence[int | str]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "<root>"
+
+
+def _pydantic_issues(
+    source: str, err: ValidationError, lines: dict[str, int]
+) -> list[DefinitionIssue]:
+    issues = [_from_pydantic(source, e, lines) for e in err.errors()]
+    # pydantic also reports "too short" for a list whose only items were invalid; the
+    # items' own errors say what to fix.
+    issues = [
+        i
+        for i in issues
+        if not (
+            i.message.startswith(("List should have", "Tuple should have"))
+            and any(o.path.startswith(f"{i.path}[") for o in issues)
+        )
+    ]
+    return sorted(issues, key=lambda i: (i.line or 0, i.path))
+
+
+def _from_pydantic(source: str, error: Any, lines: dict[str, int]) -> DefinitionIssue:
+    loc: tuple[int | str, ...] = tuple(error["loc"])
+    path = _format_loc(loc)
+    kind = error["type"]
+    model = _model_at(loc[:-1])
+    field = loc[-1] if loc else None
+    if kind == "extra_forbidden":
+        allowed = list(model.model_fields) if model else []
+        close = difflib.get_close_matches(str(field), allowed, n=2)
+        suggestion = (
+            "did you mean " + " or ".join(repr(c) for c in sorted(close)) + "?"
+            if close
+            else f"allowed fields: {allowed}"
+        )
+        return DefinitionIssue(
+            source, path, f"unknown field {field!r}", suggestion, _line_of(lines, path)
+        )
+    info = model.model_fields.get(str(field)) if model and isinstance(field, str) else None
+    hint: str | None = f"expected {info.description}" if info and info.description else None
+    message = "missing required field" if kind == "missing" else str(error["msg"])
+    if kind == "missing" and isinstance(field, str):
+        hint = f"add `{field}:` ({info.description})" if info and info.description else hint
+    return DefinitionIssue(source, path, message, hint, _line_of(lines, path))
+
+
+def _model_at(loc: Sequence[int | str]) -> type[BaseModel] | None:
+    model: type[BaseModel] | None = SagaDefinition
+    for part in loc:
+        if model is None:
+            return None
+        if isinstance(part, int):
+            continue
+        info = model.model_fields.get(part)
+        model = _model_in(info.annotation) if info is not None else None
+    return model
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None

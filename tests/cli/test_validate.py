@@ -1,0 +1,79 @@
+"""`sagas validate` and `sagas graph`."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from temporal_sagas.cli._main import cli
+from temporal_sagas.cli._validate import graph, validate
+
+DEFINITIONS = Path(__file__).resolve().parents[1] / "definitions"
+TRIP = str(DEFINITIONS / "trip.yaml")
+TWO_PIVOTS = str(DEFINITIONS / "bad" / "two_pivots.yaml")
+
+
+def test_validate_accepts_a_valid_definition_and_prints_its_hash() -> None:
+    result = CliRunner().invoke(validate, [TRIP])
+
+    assert result.exit_code == 0, result.output
+    assert f"ok: {TRIP}: book-trip@v1, 3 steps, hash " in result.output
+
+
+def test_validate_prints_located_errors_and_exits_one() -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "temporal_sagas.cli", "validate", TRIP, TWO_PIVOTS],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert run.returncode == 1
+    assert f"error: {TWO_PIVOTS}:7: steps[2].pivot: a second pivot" in run.stderr
+    assert "ok: " in run.stdout
+
+
+def test_validate_checks_activity_names_when_given_the_workers_activities(
+    tmp_path: Path,
+) -> None:
+    typo = tmp_path / "typo.yaml"
+    typo.write_text("name: t\nversion: 1\nsteps:\n  - {name: car, action: reserve_cra}\n")
+
+    result = CliRunner().invoke(
+        validate, [str(typo), "--activities", "tests.workflows.trip_styles:ACTIVITIES"]
+    )
+
+    assert result.exit_code == 1
+    assert "steps[0].action: unknown activity 'reserve_cra'" in result.output
+    assert "did you mean 'reserve_car'?" in result.output
+
+
+def test_graph_of_a_definition_shows_steps_and_compensations_in_order() -> None:
+    result = CliRunner().invoke(graph, [TRIP])
+
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "flowchart LR"
+    assert '    s0["car<br/>reserve_car"]' in lines
+    assert "    s0 --> s1" in lines
+    assert "    s2 -. compensate .-> s2_undo" in lines
+    assert '    s2_undo(["cancel_flight"])' in lines
+
+
+def test_graph_of_a_class_marks_the_pivot_and_has_no_compensation_after_it() -> None:
+    result = CliRunner().invoke(graph, ["tests.workflows.trip_styles:ConfirmedTrip"])
+
+    assert result.exit_code == 0, result.output
+    assert '    s1{{"flight<br/>reserve_flight<br/>pivot: no return"}}' in result.output
+    assert "s1_undo" not in result.output
+    assert "s2_undo" not in result.output
+
+
+def test_commands_are_registered_on_the_sagas_group() -> None:
+    from temporal_sagas.cli import _commands  # noqa: F401
+
+    assert {"validate", "graph"} <= set(cli.commands)

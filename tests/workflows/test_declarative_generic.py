@@ -1,0 +1,149 @@
+"""`DefinitionSaga`: input checks, versions side by side, and definitions changed in flight."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from temporal_sagas import saga_state
+from temporal_sagas.workflows import (
+    DEFINITIONS,
+    DefinitionSaga,
+    DefinitionSagaInput,
+    parse_definition,
+    register_definition,
+)
+from tests.sagas import new_id, task_failure_message, wait_until
+from tests.workflows.trip_styles import ACTIVITIES, TRIP_YAML, Trip, journal, release
+
+RETRY = "defaults: {action: {retry: {maximum_attempts: 2, initial_interval: 20ms}}}\n"
+
+
+def _definition(name: str, version: int, services: tuple[str, ...]) -> str:
+    steps = "".join(
+        f"  - {{name: {s}, action: reserve_{s}, compensation: cancel_{s}}}\n" for s in services
+    )
+    return f"name: {name}\nversion: {version}\n{RETRY}steps:\n{steps}"
+
+
+async def _start(
+    client: Client, task_queue: str, name: str, version: int, trip: Trip
+) -> WorkflowHandle[Any, Any]:
+    request = DefinitionSagaInput(name=name, version=version, input=trip.model_dump(mode="json"))
+    return await client.start_workflow(
+        DefinitionSaga.run, request, id=trip.trip_id, task_queue=task_queue
+    )
+
+
+def _trip(**kwargs: Any) -> Trip:
+    return Trip(trip_id=new_id("def"), traveller="Ada", destination="Lisbon", **kwargs)
+
+
+async def test_invalid_input_fails_the_saga_before_its_first_step_without_retries(
+    saga_dev_env: WorkflowEnvironment, saga_task_queue: str
+) -> None:
+    register_definition(TRIP_YAML)
+    client, wid = saga_dev_env.client, new_id("badinput")
+    request = DefinitionSagaInput(name="book-trip", version=1, input={"trip_id": wid})
+    async with Worker(
+        client, task_queue=saga_task_queue, workflows=[DefinitionSaga], activities=ACTIVITIES
+    ):
+        handle = await client.start_workflow(
+            DefinitionSaga.run, request, id=wid, task_queue=saga_task_queue
+        )
+        with pytest.raises(WorkflowFailureError) as caught:
+            await handle.result()
+        history = await handle.fetch_history()
+
+    error = caught.value.cause
+    assert isinstance(error, ApplicationError)
+    assert error.type == "SagaInputError"
+    assert error.non_retryable
+    assert "'traveller' is a required property" in error.message
+    assert journal(wid) == []
+    assert not any(e.HasField("activity_task_scheduled_event_attributes") for e in history.events)
+    assert not any(e.HasField("workflow_task_failed_event_attributes") for e in history.events)
+
+
+async def test_unknown_definition_fails_the_saga_without_retries(
+    saga_dev_env: WorkflowEnvironment, saga_task_queue: str
+) -> None:
+    client = saga_dev_env.client
+    async with Worker(
+        client, task_queue=saga_task_queue, workflows=[DefinitionSaga], activities=ACTIVITIES
+    ):
+        handle = await _start(client, saga_task_queue, "never-registered", 7, _trip())
+        with pytest.raises(WorkflowFailureError) as caught:
+            await handle.result()
+
+    error = caught.value.cause
+    assert isinstance(error, ApplicationError)
+    assert error.type == "SagaDefinitionNotFound"
+    assert "never-registered@v7" in error.message
+
+
+async def test_saga_in_flight_keeps_running_v1_when_v2_is_registered_beside_it(
+    saga_dev_env: WorkflowEnvironment, saga_task_queue: str
+) -> None:
+    client, name = saga_dev_env.client, f"trip-{uuid.uuid4().hex[:6]}"
+    register_definition(parse_definition(_definition(name, 1, ("car", "hotel"))))
+    v1_trip, v2_trip = _trip(hold_at="car"), _trip()
+    async with Worker(
+        client, task_queue=saga_task_queue, workflows=[DefinitionSaga], activities=ACTIVITIES
+    ):
+        v1 = await _start(client, saga_task_queue, name, 1, v1_trip)
+        await wait_until(lambda: ("holding", "car") in journal(v1_trip.trip_id))
+        register_definition(parse_definition(_definition(name, 2, ("car", "flight"))))
+        v2 = await _start(client, saga_task_queue, name, 2, v2_trip)
+        await v2.result()
+        release(v1_trip.trip_id)
+        v1_result = await v1.result()
+        v1_state, v2_state = await saga_state(v1), await saga_state(v2)
+
+    assert set(v1_result) == {"car", "hotel"}
+    assert v1_state.step_names == ["car", "hotel"]
+    assert v2_state.step_names == ["car", "flight"]
+    assert journal(v1_trip.trip_id) == [
+        ("holding", "car"),
+        ("reserved", "car"),
+        ("reserved", "hotel"),
+    ]
+
+
+async def test_changed_definition_under_the_same_version_stops_the_saga_until_restored(
+    saga_dev_env: WorkflowEnvironment, saga_task_queue: str
+) -> None:
+    client, name = saga_dev_env.client, f"drift-{uuid.uuid4().hex[:6]}"
+    original = parse_definition(_definition(name, 1, ("car", "hotel")))
+    register_definition(original)
+    trip = _trip(hold_at="car")
+    # No workflow cache: every workflow task replays the history with the current definition.
+    async with Worker(
+        client,
+        task_queue=saga_task_queue,
+        workflows=[DefinitionSaga],
+        activities=ACTIVITIES,
+        max_cached_workflows=0,
+    ):
+        handle = await _start(client, saga_task_queue, name, 1, trip)
+        await wait_until(lambda: ("holding", "car") in journal(trip.trip_id))
+        DEFINITIONS.unregister(name, 1)  # an operator edits the file and restarts the worker
+        register_definition(parse_definition(_definition(name, 1, ("car", "flight"))))
+        release(trip.trip_id)
+        message = await task_failure_message(handle)
+        drifted = ("reserved", "flight") in journal(trip.trip_id)
+        DEFINITIONS.unregister(name, 1)
+        register_definition(original)
+        # The server retries the failed workflow task on its own backoff (about 10 s).
+        result = await handle.result()
+
+    assert f"saga definition {name}@v1 changed while this saga was running" in message
+    assert not drifted
+    assert set(result) == {"car", "hotel"}
+    assert journal(trip.trip_id)[-1] == ("reserved", "hotel")
