@@ -7,7 +7,13 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from temporal_sagas.cli._connection import connect, connection_from, connection_options, run
+from temporal_sagas.cli._connection import (
+    connect,
+    connection_from,
+    connection_options,
+    decrypted,
+    run,
+)
 from temporal_sagas.cli._main import cli
 
 if TYPE_CHECKING:
@@ -54,7 +60,7 @@ def audit(
     from temporal_sagas.history import audit_trail, load_history
 
     if history_file is not None:
-        history = load_history(history_file, workflow_id)
+        history = run(decrypted(load_history(history_file, workflow_id)))
     elif workflow_id is None:
         raise click.UsageError("give a WORKFLOW_ID, or --history FILE")
     else:

@@ -13,7 +13,7 @@ import click
 from temporal_sagas._errors import SagaError, SagaNotFoundError
 
 if TYPE_CHECKING:
-    from temporalio.client import Client
+    from temporalio.client import Client, WorkflowHistory
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -113,6 +113,7 @@ async def connect(conn: Connection) -> Client:
     from temporalio.client import Client
     from temporalio.service import TLSConfig
 
+    from temporal_sagas.workers._codec import codec_from_env
     from temporal_sagas.workers._plugin import SagaPlugin
 
     tls: bool | TLSConfig = False
@@ -131,7 +132,7 @@ async def connect(conn: Connection) -> Client:
                 namespace=conn.namespace,
                 tls=tls,
                 api_key=conn.api_key,
-                plugins=[SagaPlugin()],
+                plugins=[SagaPlugin(codec=codec_from_env())],
             ),
             timeout=conn.timeout,
         )
@@ -168,6 +169,14 @@ def _as_timedelta(seconds: float) -> Any:
     from datetime import timedelta
 
     return timedelta(seconds=seconds)
+
+
+async def decrypted(history: WorkflowHistory) -> WorkflowHistory:
+    """Decode an encrypted history with the keys in ``SAGAS_ENCRYPTION_KEYS``, if set."""
+    from temporal_sagas.workers._codec import codec_from_env, decode_history
+
+    codec = codec_from_env()
+    return history if codec is None else await decode_history(history, codec)
 
 
 def run(coro: Any) -> Any:

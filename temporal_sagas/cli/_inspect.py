@@ -15,6 +15,7 @@ from temporal_sagas.cli._connection import (
     connect,
     connection_from,
     connection_options,
+    decrypted,
     run,
 )
 from temporal_sagas.cli._main import cli
@@ -58,7 +59,7 @@ def show(
 
     conn = connection_from(flags)
     if history_file is not None:
-        history = load_history(history_file, workflow_id)
+        history = run(decrypted(load_history(history_file, workflow_id)))
     elif workflow_id is None:
         raise click.UsageError("give a WORKFLOW_ID, or --history FILE")
     else:
@@ -217,7 +218,7 @@ async def fetch_history(
 
     handle = client.get_workflow_handle(workflow_id, run_id=run_id)
     try:
-        return await handle.fetch_history()
+        return await decrypted(await handle.fetch_history())
     except RPCError as err:
         if err.status is RPCStatusCode.NOT_FOUND:
             raise SagaNotFoundError(

@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Sequence
 
 from temporalio.contrib.pydantic import PydanticPayloadConverter
-from temporalio.converter import DataConverter
+from temporalio.converter import DataConverter, PayloadCodec
 from temporalio.plugin import SimplePlugin
 from temporalio.worker import WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
@@ -31,9 +31,13 @@ class SagaPlugin(SimplePlugin):
     Args:
         passthrough_modules: More modules to pass through the sandbox (your model
             and activity modules, for speed and identity of their classes).
+        codec: A payload codec, e.g. `EncryptionCodec`, applied to every payload
+            the client, worker and replayer write or read.
     """
 
-    def __init__(self, *, passthrough_modules: Sequence[str] = ()) -> None:
+    def __init__(
+        self, *, passthrough_modules: Sequence[str] = (), codec: PayloadCodec | None = None
+    ) -> None:
         modules = (*PASSTHROUGH_MODULES, *passthrough_modules)
 
         def runner(existing: WorkflowRunner | None) -> WorkflowRunner:
@@ -48,14 +52,18 @@ class SagaPlugin(SimplePlugin):
 
         super().__init__(
             "temporal_sagas.SagaPlugin",
-            data_converter=_pydantic_converter,
+            data_converter=lambda existing: _pydantic_converter(existing, codec),
             interceptors=[SagaInterceptor()],
             workflow_runner=runner,
         )
 
 
-def _pydantic_converter(existing: DataConverter | None) -> DataConverter:
+def _pydantic_converter(
+    existing: DataConverter | None, codec: PayloadCodec | None
+) -> DataConverter:
     base = existing or DataConverter.default
-    if base.payload_converter_class is PydanticPayloadConverter:
-        return base
-    return dataclasses.replace(base, payload_converter_class=PydanticPayloadConverter)
+    if base.payload_converter_class is not PydanticPayloadConverter:
+        base = dataclasses.replace(base, payload_converter_class=PydanticPayloadConverter)
+    if codec is not None and base.payload_codec is not codec:
+        base = dataclasses.replace(base, payload_codec=codec)
+    return base
