@@ -8,4 +8,5 @@ from temporal_sagas.cli import (  # noqa: F401
     _outbox,
     _replay,
     _validate,
+    _worker,
 )

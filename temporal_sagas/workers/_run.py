@@ -1,0 +1,285 @@
+"""Run a saga worker process: connect, build the worker, serve until told to stop.
+
+``sagas worker`` calls `serve`. A first SIGTERM or SIGINT stops polling and gives
+running activities ``graceful_shutdown_seconds`` to finish (then they are
+cancelled), and the process exits 0. A second signal exits at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+import structlog
+from temporalio.client import Client, TLSConfig
+from temporalio.runtime import Runtime
+from temporalio.worker import Interceptor, Worker
+
+from temporal_sagas._errors import SagaError
+from temporal_sagas.workers._app import SagaApp
+from temporal_sagas.workers._health import HealthServer
+from temporal_sagas.workers._metrics import SagaMetricsInterceptor, build_runtime
+from temporal_sagas.workers._plugin import SagaPlugin
+from temporal_sagas.workers._servers import ensure_search_attributes
+from temporal_sagas.workers._settings import SettingsError, WorkerSettings
+
+_log = structlog.get_logger("temporal_sagas.worker")
+
+#: How long registering the saga search attributes may take before it is skipped.
+_SEARCH_ATTRIBUTE_TIMEOUT_SECONDS = 5.0
+
+
+class ConnectError(SagaError):
+    """The Temporal server could not be reached, or refused the worker."""
+
+
+def tls_config(settings: WorkerSettings) -> TLSConfig | None:
+    """The TLS configuration the settings ask for, or ``None`` (the SDK's default).
+
+    Raises:
+        SettingsError: Only one of the client certificate and its key is given.
+    """
+    if (settings.tls_cert_path is None) != (settings.tls_key_path is None):
+        raise SettingsError(
+            "settings 'tls_cert_path' and 'tls_key_path' go together: give both for mutual "
+            "TLS (--tls-cert-path/--tls-key-path), or neither"
+        )
+    if settings.tls_ca_path is None and settings.tls_cert_path is None:
+        return None
+    return TLSConfig(
+        server_root_ca_cert=_read(settings.tls_ca_path),
+        client_cert=_read(settings.tls_cert_path),
+        client_private_key=_read(settings.tls_key_path),
+    )
+
+
+def _read(path: os.PathLike[str] | None) -> bytes | None:
+    if path is None:
+        return None
+    with open(path, "rb") as file:
+        return file.read()
+
+
+async def connect(
+    settings: WorkerSettings,
+    *,
+    runtime: Runtime | None = None,
+    passthrough_modules: Sequence[str] = (),
+) -> Client:
+    """Connect a client with `SagaPlugin`, giving up after ``connect_timeout_seconds``.
+
+    Raises:
+        ConnectError: The server did not answer in time, or refused the connection.
+    """
+    api_key = settings.api_key.get_secret_value() if settings.api_key else None
+    tls = tls_config(settings)
+    attempt = Client.connect(
+        settings.address,
+        namespace=settings.namespace,
+        api_key=api_key,
+        tls=tls if tls is not None else (api_key is not None),
+        runtime=runtime,
+        plugins=[SagaPlugin(passthrough_modules=passthrough_modules)],
+    )
+    try:
+        return await asyncio.wait_for(attempt, settings.connect_timeout_seconds)
+    except TimeoutError:
+        raise ConnectError(
+            f"cannot reach the Temporal server at {settings.address} (namespace "
+            f"{settings.namespace!r}) within {settings.connect_timeout_seconds:g} s: check "
+            "--address / TEMPORAL_ADDRESS, that the server runs, and the TLS settings"
+        ) from None
+    except RuntimeError as err:
+        raise ConnectError(
+            f"cannot connect to the Temporal server at {settings.address}: {err}; check "
+            "--address / TEMPORAL_ADDRESS and the TLS and API key settings"
+        ) from None
+
+
+async def register_search_attributes(client: Client) -> None:
+    """Register ``SagaName``/``SagaStatus`` where the server allows it; warn otherwise.
+
+    A dev server or a self-hosted cluster accepts it; Temporal Cloud does not (register
+    them there with ``tcld`` or the Cloud UI), which is worth a warning, not a failure.
+    """
+    try:
+        added = await asyncio.wait_for(
+            ensure_search_attributes(client), _SEARCH_ATTRIBUTE_TIMEOUT_SECONDS
+        )
+    except Exception as err:
+        _log.warning(
+            "search attributes not checked",
+            error=str(err) or type(err).__name__,
+            hint="register SagaName and SagaStatus (Keyword) in the namespace, or sagas "
+            "will fail their workflow tasks when they publish their status",
+        )
+        return
+    if added:
+        _log.info("search attributes registered", added=added)
+
+
+def build_worker(
+    client: Client,
+    app: SagaApp,
+    settings: WorkerSettings,
+    *,
+    interceptors: Sequence[Interceptor] = (),
+) -> Worker:
+    """A `Worker` for ``app``, with the settings' task queue, limits and grace period."""
+    options: dict[str, Any] = dict(app.worker_options)
+    limits = {
+        "max_concurrent_activities": settings.max_concurrent_activities,
+        "max_concurrent_workflow_tasks": settings.max_concurrent_workflow_tasks,
+        "max_concurrent_local_activities": settings.max_concurrent_local_activities,
+    }
+    options.update({name: value for name, value in limits.items() if value is not None})
+    return Worker(
+        client,
+        task_queue=settings.task_queue or app.task_queue,
+        workflows=_workflows_with_definitions(app),
+        activities=list(app.activities),
+        interceptors=[SagaMetricsInterceptor(), *interceptors],
+        graceful_shutdown_timeout=timedelta(seconds=settings.graceful_shutdown_seconds),
+        **options,
+    )
+
+
+def _workflows_with_definitions(app: SagaApp) -> list[type]:
+    """The app's sagas, plus the generic definition workflow when it lists definitions.
+
+    Definitions are registered and checked against the app's activities here, at
+    start-up, so a definition naming an unknown activity stops the worker before it
+    polls instead of failing sagas later.
+    """
+    workflows = list(app.sagas)
+    if not app.definitions:
+        return workflows
+    from temporal_sagas.workflows._generic import (
+        DefinitionSaga,
+        register_definition,
+        validate_definitions,
+    )
+
+    registered = [register_definition(d) for d in app.definitions]
+    validate_definitions(registered, list(app.activities))
+    if DefinitionSaga not in workflows:
+        workflows.append(DefinitionSaga)
+    return workflows
+
+
+class _Readiness:
+    """What ``/readyz`` answers: connected, polling, and not shutting down."""
+
+    def __init__(self) -> None:
+        self.worker: Worker | None = None
+        self.stopping = False
+
+    def __call__(self) -> tuple[bool, str]:
+        if self.stopping:
+            return False, "shutting down"
+        if self.worker is None:
+            return False, "connecting to Temporal"
+        if not self.worker.is_running:
+            return False, "worker not polling yet"
+        return True, f"polling task queue {self.worker.task_queue}"
+
+
+async def serve(app: SagaApp, settings: WorkerSettings) -> int:
+    """Run ``app``'s worker until a stop signal; return the process exit code.
+
+    Raises:
+        ConnectError: The server could not be reached.
+        SettingsError: A metrics or health address cannot be bound.
+    """
+    readiness = _Readiness()
+    health = HealthServer(settings.health_address, readiness) if settings.health_address else None
+    if health is not None:
+        try:
+            await health.start()
+        except OSError as err:
+            raise SettingsError(
+                f"setting 'health_address': cannot listen on {settings.health_address} ({err}); "
+                "pick a free port (--health-address / SAGAS_HEALTH_ADDRESS)"
+            ) from None
+    try:
+        runtime = _runtime(settings)
+        client = await connect(
+            settings, runtime=runtime, passthrough_modules=app.passthrough_modules
+        )
+        await register_search_attributes(client)
+        worker = build_worker(client, app, settings)
+        readiness.worker = worker
+        return await _run_until_signalled(worker, readiness, settings)
+    finally:
+        if health is not None:
+            await health.stop()
+
+
+def _runtime(settings: WorkerSettings) -> Runtime:
+    try:
+        return build_runtime(settings.metrics_address, settings.log_level)
+    except Exception as err:
+        raise SettingsError(
+            f"setting 'metrics_address': cannot serve metrics on {settings.metrics_address} "
+            f"({err}); pick a free port (--metrics-address / SAGAS_METRICS_ADDRESS)"
+        ) from None
+
+
+async def _run_until_signalled(
+    worker: Worker, readiness: _Readiness, settings: WorkerSettings
+) -> int:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+
+    def on_signal(signum: int) -> None:
+        if stop.is_set():
+            _log.warning("second stop signal: exiting now", signal=signal.Signals(signum).name)
+            hard_exit(128 + signum)
+        readiness.stopping = True
+        _log.info(
+            "stopping: no new tasks; running activities may finish",
+            signal=signal.Signals(signum).name,
+            grace_seconds=settings.graceful_shutdown_seconds,
+        )
+        stop.set()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, on_signal, signum)
+    running = asyncio.create_task(worker.run())
+    stopping = asyncio.create_task(stop.wait())
+    _log.info(
+        "worker starting",
+        address=settings.address,
+        namespace=settings.namespace,
+        task_queue=worker.task_queue,
+        metrics=settings.metrics_address,
+        health=settings.health_address,
+    )
+    try:
+        await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if running.done():
+            error = running.exception()
+            raise ConnectError(
+                f"the worker stopped on its own: {error}; check the namespace "
+                f"{settings.namespace!r} exists on {settings.address}"
+            )
+        await worker.shutdown()
+        await running
+    finally:
+        stopping.cancel()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+    _log.info("worker stopped", task_queue=worker.task_queue)
+    return 0
+
+
+def hard_exit(code: int) -> None:
+    """Flush and leave now, skipping interpreter finalization (no exit code 134)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
