@@ -3,6 +3,7 @@
 The public API is what ``__all__`` lists; everything else is private.
 """
 
+from temporal_sagas._audit import AuditEvent
 from temporal_sagas._client import operator_action, saga_state, start_saga
 from temporal_sagas._context import current_idempotency_key, current_step
 from temporal_sagas._errors import (
@@ -16,6 +17,7 @@ from temporal_sagas._errors import (
     SagaInputError,
     SagaNotFoundError,
 )
+from temporal_sagas._log_processors import Redactor, audit_processors, drop_replayed
 from temporal_sagas._models import (
     CompensationPolicy,
     CompensationRecord,
@@ -33,7 +35,16 @@ from temporal_sagas._models import (
     StepStatus,
 )
 from temporal_sagas._search_attributes import SAGA_NAME, SAGA_STATUS
+from temporal_sagas.activities._idempotent import idempotent
+from temporal_sagas.workers._app import SagaApp
+from temporal_sagas.workers._codec import EncryptionCodec
 from temporal_sagas.workers._plugin import SagaPlugin
+from temporal_sagas.workflows._declarative import saga_workflow, step
+from temporal_sagas.workflows._generic import (
+    DefinitionSaga,
+    DefinitionSagaInput,
+    register_definition,
+)
 from temporal_sagas.workflows._options import StepOptions
 from temporal_sagas.workflows._saga import Saga
 
@@ -45,16 +56,22 @@ __all__ = [
     "SAGA_COMPENSATION_FAILED",
     "SAGA_NAME",
     "SAGA_STATUS",
+    "AuditEvent",
     "CompensationPolicy",
     "CompensationRecord",
     "CompensationReport",
     "CompensationStatus",
+    "DefinitionSaga",
+    "DefinitionSagaInput",
+    "EncryptionCodec",
     "FailureInfo",
     "NotInSagaActivityError",
     "OperatorAction",
     "OperatorActionRejected",
     "OperatorRequest",
+    "Redactor",
     "Saga",
+    "SagaApp",
     "SagaDefinitionError",
     "SagaError",
     "SagaEvent",
@@ -69,9 +86,15 @@ __all__ = [
     "StepRecord",
     "StepStatus",
     "__version__",
+    "audit_processors",
     "current_idempotency_key",
     "current_step",
+    "drop_replayed",
+    "idempotent",
     "operator_action",
+    "register_definition",
     "saga_state",
+    "saga_workflow",
     "start_saga",
+    "step",
 ]

@@ -7,6 +7,12 @@ probes and logging.
 """
 
 from temporal_sagas.workers._app import SagaApp, load_app
+from temporal_sagas.workers._codec import (
+    EncryptionCodec,
+    EncryptionKeyError,
+    codec_from_env,
+    decode_history,
+)
 from temporal_sagas.workers._embed import BackgroundWorker, run_worker_in_background
 from temporal_sagas.workers._health import HealthServer
 from temporal_sagas.workers._interceptor import SagaInterceptor
@@ -25,6 +31,8 @@ __all__ = [
     "PASSTHROUGH_MODULES",
     "BackgroundWorker",
     "ConnectError",
+    "EncryptionCodec",
+    "EncryptionKeyError",
     "HealthServer",
     "SagaApp",
     "SagaInterceptor",
@@ -34,8 +42,10 @@ __all__ = [
     "WorkerSettings",
     "build_runtime",
     "build_worker",
+    "codec_from_env",
     "configure_logging",
     "connect",
+    "decode_history",
     "ensure_search_attributes",
     "load_app",
     "run_worker_in_background",
