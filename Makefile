@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format bench clean
+.PHONY: demo test lint format docs bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,10 +27,14 @@ format: $(STAMP)
 test: lint
 	$(BIN)/pytest
 
+# The documentation site, strict: a broken link, nav entry or docstring fails the build.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
 # Speed and memory figures; never part of `make test`. Results land in bench/results/.
 bench: $(STAMP)
 	$(BIN)/python -m bench.saga_overhead --sizes $${BENCH_SIZES:-100,1000} --rounds $${BENCH_ROUNDS:-2}
 	$(BIN)/python bench/show_1000_steps.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .sagas
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .sagas site

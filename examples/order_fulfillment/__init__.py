@@ -1,0 +1,1 @@
+"""Order fulfillment: a YAML-defined saga over inventory, payment and shipping."""

@@ -1,0 +1,174 @@
+"""The order-fulfillment example (a YAML-defined saga), end to end on the local dev server."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from examples.order_fulfillment.activities import ACTIVITIES, SERVICES
+from examples.order_fulfillment.workflows import register
+from temporal_sagas import (
+    SAGA_COMPENSATED,
+    CompensationStatus,
+    SagaState,
+    SagaStatus,
+    operator_action,
+    saga_state,
+    start_saga,
+)
+from temporal_sagas.workflows import DefinitionSaga, DefinitionSagaInput
+
+
+def _order(**changes: Any) -> dict[str, Any]:
+    order = {
+        "order_id": f"order-{uuid.uuid4().hex[:8]}",
+        "sku": "BOOK-42",
+        "quantity": 2,
+        "amount_cents": 4_200,
+        "card": "ok",
+        "address": "1 Rua Augusta, Lisbon",
+    }
+    return {**order, **changes}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _idempotency_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    # The activities open their store on first use and keep it for the process, so
+    # one temporary file serves the module; order ids are unique, so keys never clash.
+    with pytest.MonkeyPatch.context() as patch:
+        path = tmp_path_factory.mktemp("order-fulfillment") / "idempotency.sqlite3"
+        patch.setenv("ORDER_FULFILLMENT_DB", str(path))
+        yield
+
+
+@pytest_asyncio.fixture
+async def client(saga_dev_env: WorkflowEnvironment, saga_task_queue: str) -> AsyncIterator[Client]:
+    """The dev server's client, with an order-fulfillment worker polling `saga_task_queue`."""
+    register()
+    async with Worker(
+        saga_dev_env.client,
+        task_queue=saga_task_queue,
+        workflows=[DefinitionSaga],
+        activities=ACTIVITIES,
+    ):
+        yield saga_dev_env.client
+
+
+async def _start(
+    client: Client, task_queue: str, order: dict[str, Any]
+) -> WorkflowHandle[Any, Any]:
+    request = DefinitionSagaInput(name="order-fulfillment", version=1, input=order)
+    return await start_saga(
+        client, DefinitionSaga.run, request, id=order["order_id"], task_queue=task_queue
+    )
+
+
+async def _wait_for_status(handle: WorkflowHandle[Any, Any], status: SagaStatus) -> SagaState:
+    state = await saga_state(handle)
+    for _ in range(400):
+        if state.status is status:
+            return state
+        await asyncio.sleep(0.025)
+        state = await saga_state(handle)
+    raise AssertionError(f"saga {handle.id} never reached {status}; it is {state.status}")
+
+
+async def test_order_is_reserved_charged_confirmed_and_shipped(
+    client: Client, saga_task_queue: str
+) -> None:
+    order = _order()
+    handle = await _start(client, saga_task_queue, order)
+
+    result = await handle.result()
+
+    assert set(result) == {"reservation", "payment", "shipment"}
+    assert result["payment"]["amount_cents"] == 4_200
+    assert SERVICES.history(order["order_id"]) == ["reserved", "charged", "confirmed", "shipped"]
+    assert (await saga_state(handle)).status is SagaStatus.COMPLETED
+
+
+async def test_declined_payment_releases_the_reserved_stock(
+    client: Client, saga_task_queue: str
+) -> None:
+    order = _order(card="declined")
+    handle = await _start(client, saga_task_queue, order)
+
+    with pytest.raises(WorkflowFailureError) as raised:
+        await handle.result()
+
+    assert isinstance(raised.value.cause, ApplicationError)
+    assert raised.value.cause.type == SAGA_COMPENSATED
+    assert SERVICES.history(order["order_id"]) == ["reserved", "released"]
+    state = await saga_state(handle)
+    assert state.status is SagaStatus.COMPENSATED
+    assert state.compensation_order == ["charge", "reserve"]
+
+
+async def test_refund_that_keeps_failing_parks_the_order_for_an_operator(
+    client: Client, saga_task_queue: str
+) -> None:
+    order = _order(address="", refunds_down=True)
+    handle = await _start(client, saga_task_queue, order)
+
+    state = await _wait_for_status(handle, SagaStatus.NEEDS_ATTENTION)
+    await handle.terminate("test over")
+
+    assert state.parked_steps == ("charge",)
+    assert SERVICES.history(order["order_id"]) == ["reserved", "charged"]
+
+
+async def test_operator_resolve_closes_a_parked_order_as_compensated(
+    client: Client, saga_task_queue: str
+) -> None:
+    order = _order(address="", refunds_down=True)
+    handle = await _start(client, saga_task_queue, order)
+    await _wait_for_status(handle, SagaStatus.NEEDS_ATTENTION)
+
+    await operator_action(
+        handle, "resolve", reason="refunded and restocked by hand", operator="support"
+    )
+    with pytest.raises(WorkflowFailureError):
+        await handle.result()
+    state = await saga_state(handle)
+
+    assert state.status is SagaStatus.COMPENSATED
+    refund = state.step("charge").compensation
+    assert refund is not None
+    assert refund.status is CompensationStatus.RESOLVED
+    assert state.operator_actions[0].reason == "refunded and restocked by hand"
+
+
+async def test_operator_skip_of_the_refund_lets_the_saga_release_the_stock(
+    client: Client, saga_task_queue: str
+) -> None:
+    order = _order(address="", refunds_down=True)
+    handle = await _start(client, saga_task_queue, order)
+    await _wait_for_status(handle, SagaStatus.NEEDS_ATTENTION)
+
+    await operator_action(handle, "skip", step="charge", reason="refund sent by bank transfer")
+    with pytest.raises(WorkflowFailureError):
+        await handle.result()
+
+    assert SERVICES.history(order["order_id"]) == ["reserved", "charged", "released"]
+
+
+async def test_retried_charge_returns_the_recorded_payment_without_charging_twice(
+    client: Client, saga_task_queue: str
+) -> None:
+    # Starting the same order again while it runs returns the same saga: one charge.
+    order = _order()
+    first = await _start(client, saga_task_queue, order)
+    second = await _start(client, saga_task_queue, order)
+
+    assert first.id == second.id
+    await first.result()
+    assert SERVICES.history(order["order_id"]).count("charged") == 1
