@@ -121,12 +121,22 @@ def _interrupt_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, interrupt)
 
 
+def _audit_chain(settings: Any) -> list[Any]:
+    """Replay guard and redaction always; a JSON-lines audit sink when configured."""
+    from temporal_sagas._log_processors import audit_processors
+    from temporal_sagas.activities import JsonlAuditSink
+
+    if settings.audit_log is None:
+        return audit_processors()
+    return audit_processors(JsonlAuditSink(settings.audit_log))
+
+
 def _run(settings: Any) -> None:
     import asyncio
 
     from temporal_sagas.workers import configure_logging, load_app, serve
 
-    configure_logging(settings.log_format, settings.log_level)
+    configure_logging(settings.log_format, settings.log_level, processors=_audit_chain(settings))
     app = load_app(settings.require_app())
     code = asyncio.run(serve(app, settings))
     if code:

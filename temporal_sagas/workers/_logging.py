@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Sequence
 from typing import Any, TextIO
 
 import structlog
@@ -29,7 +30,11 @@ def resolve_format(log_format: str, stream: TextIO) -> str:
 
 
 def configure_logging(
-    log_format: str = "auto", level: str = "INFO", *, stream: TextIO | None = None
+    log_format: str = "auto",
+    level: str = "INFO",
+    *,
+    stream: TextIO | None = None,
+    processors: Sequence[Any] | None = None,
 ) -> None:
     """Render structlog and stdlib logging as one stream on ``stream`` (standard error).
 
@@ -38,11 +43,19 @@ def configure_logging(
             (console when ``stream`` is a terminal, else JSON).
         level: ``DEBUG``, ``INFO``, ``WARNING`` or ``ERROR``.
         stream: Where to write; standard error by default.
+        processors: Processors that run first on every event. The default is
+            ``audit_processors()``: drop what workflow code logs while replaying,
+            then redact secrets. Pass ``audit_processors(sink, ...)`` to also
+            write audit events to sinks.
     """
+    from temporal_sagas._log_processors import audit_processors
+
     out = stream if stream is not None else sys.stderr
     numeric = _LEVELS.get(level.upper(), logging.INFO)
+    first = list(audit_processors() if processors is None else processors)
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
+        *first,
         structlog.stdlib.add_logger_name,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),

@@ -68,6 +68,8 @@ class WorkerSettings(BaseSettings):
         log_level: ``DEBUG``, ``INFO``, ``WARNING`` or ``ERROR``.
         metrics_address: ``host:port`` to serve Prometheus metrics on (off when unset).
         health_address: ``host:port`` to serve ``/healthz`` and ``/readyz`` on (off when unset).
+        audit_log: A JSON-lines file the worker appends saga audit events to, each
+            event id once (``SAGAS_AUDIT_LOG``; off when unset).
     """
 
     model_config = SettingsConfigDict(
@@ -126,6 +128,7 @@ class WorkerSettings(BaseSettings):
         default=None, validation_alias=_env("SAGAS_METRICS_ADDRESS")
     )
     health_address: str | None = Field(default=None, validation_alias=_env("SAGAS_HEALTH_ADDRESS"))
+    audit_log: Path | None = Field(default=None, validation_alias=_env("SAGAS_AUDIT_LOG"))
 
     @field_validator("address", "metrics_address", "health_address")
     @classmethod
