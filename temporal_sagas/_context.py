@@ -51,3 +51,23 @@ def current_idempotency_key() -> str:
         NotInSagaActivityError: Called outside an activity scheduled by a saga.
     """
     return current_step().idempotency_key
+
+
+def idempotency_headers(name: str = "Idempotency-Key") -> dict[str, str]:
+    """HTTP headers that pass the running saga activity's key to a downstream service.
+
+    Many payment and booking APIs deduplicate on an ``Idempotency-Key`` header; with
+    it, a retried activity's second request has no second effect there either.
+
+    Example:
+        ```python
+        await http.post(url, json=body, headers=idempotency_headers())
+        ```
+
+    Args:
+        name: The header name the downstream service expects.
+
+    Raises:
+        NotInSagaActivityError: Called outside an activity scheduled by a saga.
+    """
+    return {name: current_idempotency_key()}

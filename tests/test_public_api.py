@@ -108,6 +108,7 @@ PUBLIC = {
         "current_step",
         "default_store",
         "enqueue_saga",
+        "idempotency_headers",
         "idempotent",
         "read_jsonl",
         "reconcile",

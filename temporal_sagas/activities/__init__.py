@@ -1,6 +1,6 @@
 """Code that runs in activity workers: step context, idempotency, outbox, audit sinks."""
 
-from temporal_sagas._context import current_idempotency_key, current_step
+from temporal_sagas._context import current_idempotency_key, current_step, idempotency_headers
 from temporal_sagas.activities._audit_sinks import (
     DEFAULT_AUDIT_TABLE,
     AuditSinkError,
@@ -72,6 +72,7 @@ __all__ = [
     "current_step",
     "default_store",
     "enqueue_saga",
+    "idempotency_headers",
     "idempotent",
     "read_jsonl",
     "reconcile",

@@ -10,6 +10,9 @@ from temporalio.workflow import NondeterminismError
 
 from temporal_sagas import SagaPlugin, saga_state
 from tests.sagas import (
+    ACTIVITIES,
+    Call,
+    Receipt,
     Script,
     StepScript,
     entries,
@@ -95,3 +98,25 @@ async def test_reordering_two_steps_of_one_activity_type_fails_replay(
     await Replayer(workflows=[TwoSteps], plugins=[SagaPlugin()]).replay_workflow(history)
     with pytest.raises(NondeterminismError, match="first"):
         await Replayer(workflows=[TwoStepsSwapped], plugins=[SagaPlugin()]).replay_workflow(history)
+
+
+async def test_activities_can_forward_their_key_as_an_http_idempotency_header(
+    saga_dev_env: WorkflowEnvironment, saga_task_queue: str
+) -> None:
+    from temporalio import activity
+
+    from temporal_sagas.activities import idempotency_headers
+
+    seen: list[dict[str, str]] = []
+
+    @activity.defn(name="act")
+    async def act_with_header(call: Call) -> Receipt:
+        seen.append(idempotency_headers())
+        return Receipt(step=call.step, key="")
+
+    client, wid = saga_dev_env.client, new_id("header")
+    script = Script(steps=(StepScript(name="pay"),))
+    async with saga_worker(client, saga_task_queue, activities=[act_with_header, *ACTIVITIES[1:]]):
+        await (await start(client, saga_task_queue, script, wid)).result()
+
+    assert seen == [{"Idempotency-Key": _expected(wid, "pay")}]
