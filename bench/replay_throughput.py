@@ -72,7 +72,20 @@ async def main(n: int) -> None:
         rates.append(n / elapsed)
     runs = ", ".join(f"{r:.0f}" for r in rates)
     print(f"{n} histories of {events:.0f} events (3-step saga), sandboxed with SagaPlugin")
-    print(f"runs: {runs} histories/s; median {statistics.median(rates):.0f} histories/s")
+    print(f"1 process: runs {runs} histories/s; median {statistics.median(rates):.0f}")
+    for jobs in (2,):
+        parallel = []
+        for _ in range(3):
+            started = time.perf_counter()
+            report = await replay_histories(batch, sagas=[BookTrip], jobs=jobs)
+            elapsed = time.perf_counter() - started
+            assert report.ok, report
+            parallel.append(n / elapsed)
+        runs = ", ".join(f"{r:.0f}" for r in parallel)
+        print(
+            f"{jobs} processes (start-up included): runs {runs} histories/s; "
+            f"median {statistics.median(parallel):.0f}"
+        )
 
 
 if __name__ == "__main__":

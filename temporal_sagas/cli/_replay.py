@@ -48,6 +48,14 @@ class ReplayGateFailed(SagaError):
 @click.option("--namespace", envvar="TEMPORAL_NAMESPACE", default="default", show_default=True)
 @click.option("--limit", type=int, help="Replay at most this many live histories.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON report (for CI).")
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Replay in this many processes (replay is CPU-bound; use one per core for bulk).",
+)
 def replay(
     paths: tuple[str, ...],
     targets: tuple[str, ...],
@@ -57,6 +65,7 @@ def replay(
     namespace: str,
     limit: int | None,
     as_json: bool,
+    jobs: int,
 ) -> None:
     """Replay saga histories against the new build; exit 1 if any diverges.
 
@@ -75,7 +84,15 @@ def replay(
     sagas = [cls for target in targets for cls in _resolve(target)]
     started = time.perf_counter()
     report = asyncio.run(
-        _gate(paths, sagas, query=query, address=address, namespace=namespace, limit=limit)
+        _gate(
+            paths,
+            sagas,
+            query=query,
+            address=address,
+            namespace=namespace,
+            limit=limit,
+            jobs=jobs,
+        )
     )
     elapsed = time.perf_counter() - started
     _print(report, elapsed, as_json=as_json)
@@ -94,13 +111,14 @@ async def _gate(
     address: str,
     namespace: str,
     limit: int | None,
+    jobs: int = 1,
 ) -> ReplayReport:
     from temporal_sagas.testing._replay import load_histories, replay_histories
 
     histories: list[HistoryFile] = load_histories(paths)
     if query is not None:
         histories.extend(await _fetch(query, address=address, namespace=namespace, limit=limit))
-    return await replay_histories(histories, sagas=sagas)
+    return await replay_histories(histories, sagas=sagas, jobs=jobs)
 
 
 async def _fetch(query: str, *, address: str, namespace: str, limit: int | None) -> list[Any]:

@@ -239,6 +239,7 @@ async def replay_histories(
     sagas: Sequence[type],
     plugins: Sequence[Plugin] | None = None,
     replayer: Replayer | None = None,
+    jobs: int = 1,
 ) -> ReplayReport:
     """Replay histories against ``sagas`` and report every one that diverges.
 
@@ -247,11 +248,16 @@ async def replay_histories(
         sagas: The workflow classes (the new build) to replay against.
         plugins: The replayer's plugins; defaults to ``[SagaPlugin()]``, as workers use.
         replayer: A ready replayer to reuse (then ``sagas`` and ``plugins`` are ignored).
+        jobs: Replay in this many processes (default SagaPlugin configuration
+            only). Replay is CPU-bound in the SDK core, so a bulk gate scales with
+            cores; each process pays about half a second to start.
 
     Returns:
         How many were replayed, and the failures.
     """
     files = _as_history_files(histories)
+    if jobs > 1 and replayer is None and plugins is None and len(files) > jobs:
+        return await _replay_in_processes(files, sagas, jobs)
     replayer = replayer or make_replayer(sagas, plugins)
     sources = {id(f.history): f.source for f in files}
 
@@ -386,3 +392,59 @@ def _cut_after_next_task(history: WorkflowHistory, event_id: int) -> WorkflowHis
         if event.event_id > event_id and event.HasField("workflow_task_started_event_attributes"):
             return WorkflowHistory(history.workflow_id, history.events[: index + 1])
     return None
+
+
+# -- parallel replay -----------------------------------------------------------------------
+
+
+async def _replay_in_processes(
+    files: list[HistoryFile], sagas: Sequence[type], jobs: int
+) -> ReplayReport:
+    import asyncio
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    refs = [f"{cls.__module__}:{cls.__qualname__}" for cls in sagas]
+    numbered = list(enumerate(files))
+    chunks = [
+        [(n, f.history.workflow_id, f.history.to_json(), f.source) for n, f in numbered[i::jobs]]
+        for i in range(jobs)
+    ]
+    # spawn: the SDK's runtime threads do not survive a fork.
+    context = multiprocessing.get_context("spawn")
+    loop = asyncio.get_running_loop()
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        parts = await asyncio.gather(
+            *(loop.run_in_executor(pool, _replay_chunk, refs, chunk) for chunk in chunks)
+        )
+    found = sorted((n, raw) for part in parts for n, raw in part)
+    failures = tuple(ReplayFailure.model_validate_json(raw) for _, raw in found)
+    return ReplayReport(replayed=len(files), failures=failures)
+
+
+def _replay_chunk(refs: list[str], chunk: list[tuple[int, str, str, str]]) -> list[tuple[int, str]]:
+    """Run in a child process: replay one share of the histories, return failures as JSON."""
+    import asyncio
+    import importlib
+
+    sagas = []
+    for ref in refs:
+        module, _, qualname = ref.partition(":")
+        target: Any = importlib.import_module(module)
+        for part in qualname.split("."):
+            target = getattr(target, part)
+        sagas.append(target)
+    numbers = [n for n, _, _, _ in chunk]
+    files = [
+        HistoryFile(history=WorkflowHistory.from_json(wid, text), source=source)
+        for _, wid, text, source in chunk
+    ]
+    report = asyncio.run(replay_histories(files, sagas=sagas))
+    by_run = {}
+    for failure in report.failures:
+        by_run[(failure.workflow_id, failure.run_id)] = failure
+    return [
+        (n, by_run[(f.history.workflow_id, f.history.run_id)].model_dump_json())
+        for n, f in zip(numbers, files, strict=True)
+        if (f.history.workflow_id, f.history.run_id) in by_run
+    ]

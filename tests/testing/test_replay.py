@@ -132,3 +132,18 @@ async def test_replay_report_names_the_file_it_came_from(
     report = await replay_histories([path], sagas=[m.Removed])
 
     assert report.failures[0].source == str(path)
+
+
+async def test_replay_in_processes_reports_the_same_as_in_one(
+    v1_completed: WorkflowHistory, v1_compensated: WorkflowHistory
+) -> None:
+    batch = [v1_completed, v1_compensated, v1_completed, v1_compensated, v1_completed]
+
+    single = await replay_histories(batch, sagas=[m.Removed])
+    parallel = await replay_histories(batch, sagas=[m.Removed], jobs=2)
+    clean = await replay_histories(batch, sagas=[m.V1], jobs=2)
+
+    assert parallel == single
+    assert len(parallel.failures) == 5
+    assert clean.ok
+    assert clean.replayed == 5
