@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 import temporalio.worker
+from pydantic import PydanticSchemaGenerationError, TypeAdapter, ValidationError
+from temporalio import activity
 from temporalio.api.common.v1 import Payload
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.exceptions import ApplicationError
 from temporalio.worker import (
     ActivityInboundInterceptor,
     ExecuteActivityInput,
@@ -72,6 +77,42 @@ class _ActivityInbound(ActivityInboundInterceptor):
         context = _converter.from_payloads([payload], [StepContext])[0]
         token = incoming_step.set(context)
         try:
-            return await super().execute_activity(input)
+            result = await super().execute_activity(input)
         finally:
             incoming_step.reset(token)
+        _check_result(input.fn, result, context)
+        return result
+
+
+@functools.lru_cache(maxsize=1024)
+def _result_adapter(fn: Callable[..., Any]) -> TypeAdapter[Any] | None:
+    defn = activity._Definition.from_callable(fn)
+    ret_type = defn.ret_type if defn is not None else None
+    if ret_type is None or ret_type is Any:
+        return None
+    try:
+        return TypeAdapter(ret_type)
+    except (PydanticSchemaGenerationError, TypeError):
+        return None
+
+
+def _check_result(fn: Callable[..., Any], result: Any, context: StepContext) -> None:
+    """Fail the step (non-retryably) when an activity returns what it did not declare.
+
+    Decoding the wrong type in the workflow would fail the workflow task instead,
+    which stops the saga mid-way without compensating what came before.
+    """
+    adapter = _result_adapter(fn)
+    if adapter is None:
+        return
+    try:
+        adapter.validate_python(result)
+    except ValidationError as err:
+        raise ApplicationError(
+            f"activity {getattr(fn, '__name__', fn)!r} of step {context.step!r} returned "
+            f"{type(result).__name__}, not its declared return type: "
+            f"{err.error_count()} validation error(s), first: {err.errors()[0]['msg']}; "
+            "fix the activity (the saga compensates this step's predecessors)",
+            type="SagaActivityResultError",
+            non_retryable=True,
+        ) from None

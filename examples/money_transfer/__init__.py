@@ -1,0 +1,1 @@
+"""Money transfer: two PostgreSQL accounts, exactly-once steps, money conserved."""

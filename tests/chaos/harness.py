@@ -1,0 +1,130 @@
+"""Processes the chaos suite starts, kills and restarts: a dev server and saga workers.
+
+Every wait here is bounded; `stop` and `kill` are safe to call on a process that is
+already gone, so ``finally`` blocks can always clean up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from temporalio.client import Client
+from temporalio.service import RPCError
+
+from temporal_sagas import SagaPlugin
+from temporal_sagas.workers import temporal_cli_path
+
+ROOT = Path(__file__).parents[2]
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _end(proc: subprocess.Popen[bytes] | None, sig: signal.Signals, grace: float) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    os.kill(proc.pid, sig)
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=30)
+
+
+class DevServer:
+    """``temporal server start-dev`` on a fixed port over a persistent SQLite file."""
+
+    def __init__(self, db_file: Path) -> None:
+        self.db_file = db_file
+        self.port = free_port()
+        self.address = f"127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    async def start(self) -> Client:
+        """Start the server (same port, same file) and return a client once it answers."""
+        self.proc = subprocess.Popen(  # noqa: ASYNC220 - returns at once
+            [
+                temporal_cli_path(),
+                "server",
+                "start-dev",
+                "--db-filename",
+                str(self.db_file),
+                "--ip",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--headless",
+                "--log-level",
+                "error",
+                "--search-attribute",
+                "SagaName=Keyword",
+                "--search-attribute",
+                "SagaStatus=Keyword",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(240):
+            if self.proc.poll() is not None:
+                raise AssertionError(f"the dev server exited with {self.proc.returncode}")
+            try:
+                client = await Client.connect(self.address, plugins=[SagaPlugin()])
+                await client.count_workflows()
+                return client
+            except (RuntimeError, RPCError):
+                await asyncio.sleep(0.25)
+        raise AssertionError(f"the dev server at {self.address} never answered")
+
+    async def stop(self) -> None:
+        """Stop the server gracefully (SIGTERM), killing it if it lingers."""
+        await asyncio.to_thread(_end, self.proc, signal.SIGTERM, 30)
+
+
+class WorkerProcess:
+    """One ``tests.chaos.worker`` process slot: started, SIGKILLed, started again."""
+
+    def __init__(self, name: str, tmp: Path, args: list[str]) -> None:
+        self.ready = tmp / f"{name}.ready"
+        self.args = args
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    def start(self) -> None:
+        """Start a fresh process in this slot."""
+        self.ready.unlink(missing_ok=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.chaos.worker", *self.args, str(self.ready)],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        self.starts += 1
+
+    def alive(self) -> bool:
+        """Whether the slot's process is running."""
+        return self.proc is not None and self.proc.poll() is None
+
+    async def wait_ready(self) -> None:
+        """Wait (bounded) until the process polls its task queue."""
+        for _ in range(400):
+            if self.ready.exists():
+                return
+            if not self.alive():
+                self.start()
+            await asyncio.sleep(0.05)
+        raise AssertionError("a chaos worker never became ready")
+
+    async def sigkill(self) -> None:
+        """SIGKILL the process: no cleanup, in-flight tasks and transactions are lost."""
+        await asyncio.to_thread(_end, self.proc, signal.SIGKILL, 30)

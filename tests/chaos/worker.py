@@ -1,0 +1,56 @@
+"""A money-transfer worker process for the chaos suite, meant to be SIGKILLed.
+
+Run as ``python -m tests.chaos.worker ADDRESS TASK_QUEUE DSN FAULT_RATE READY_FILE``.
+It touches ``READY_FILE`` once polling, and polls until killed; when the server is
+gone for good (restarts are survived by the SDK's own retries) it exits non-zero
+and the test starts another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from examples.money_transfer.activities import (
+    ACTIVITIES,
+    DSN_ENV,
+    bank,
+    inject_faults,
+    transient_faults,
+)
+from examples.money_transfer.workflows import Transfer
+from temporal_sagas import SagaPlugin
+
+
+async def main(address: str, task_queue: str, dsn: str, fault_rate: float, ready: Path) -> None:
+    os.environ[DSN_ENV] = dsn  # the activities find their database here
+    await bank().open()
+    inject_faults(transient_faults(fault_rate))
+    client = await Client.connect(address, plugins=[SagaPlugin()])
+    worker = Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[Transfer],
+        activities=ACTIVITIES,
+        # A killed worker's sticky queue would hold the next task for the default 10 s.
+        sticky_queue_schedule_to_start_timeout=timedelta(seconds=1),
+    )
+    running = asyncio.create_task(worker.run())
+    await asyncio.to_thread(ready.touch)
+    await running
+
+
+if __name__ == "__main__":
+    address, queue, dsn, rate, ready = sys.argv[1:6]
+    code = 0
+    try:
+        asyncio.run(main(address, queue, dsn, float(rate), Path(ready)))
+    except BaseException:  # any end is a crash here: the test starts another worker
+        code = 1
+    os._exit(code)
