@@ -1,12 +1,15 @@
 """Place one order through the order-fulfillment saga and print what happened.
 
-Usage (from the repository root, with the worker running)::
+Usage (from the repository root, with the worker running and ``SAGAS_EXAMPLE_DSN``
+naming the worker's database)::
 
     python -m examples.order_fulfillment.starter                 # reserved, charged, shipped
     python -m examples.order_fulfillment.starter --card declined # stock released
     python -m examples.order_fulfillment.starter --no-address --refunds-down
         # the pivot fails, the refund keeps failing: the saga parks for an operator
 
+It prints the outcome, then what the services recorded in PostgreSQL for the order:
+its effects in commit order, its charges and refunds, and the stock left.
 ``TEMPORAL_ADDRESS`` and ``TEMPORAL_NAMESPACE`` point it at another server.
 """
 
@@ -21,7 +24,7 @@ from typing import Any
 
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 
-from examples.order_fulfillment.activities import Order
+from examples.order_fulfillment.activities import Order, services
 from examples.order_fulfillment.workflows import TASK_QUEUE
 from temporal_sagas import SagaPlugin, SagaStatus, saga_state, start_saga
 from temporal_sagas.workflows import DefinitionSaga, DefinitionSagaInput
@@ -33,6 +36,16 @@ async def main(order: Order) -> int:
     Returns:
         0 when the order shipped, 1 when it was compensated, 2 when it is parked.
     """
+    shop = services()  # fails early, with the fix, when SAGAS_EXAMPLE_DSN is missing
+    try:
+        code = await _place(order)
+        await _report(order)
+    finally:
+        await shop.close()
+    return code
+
+
+async def _place(order: Order) -> int:
     address = os.environ.get("TEMPORAL_ADDRESS", "localhost:7233")
     namespace = os.environ.get("TEMPORAL_NAMESPACE", "default")
     client = await Client.connect(address, namespace=namespace, plugins=[SagaPlugin()])
@@ -57,6 +70,16 @@ async def main(order: Order) -> int:
         return 1
     print(f"Order {order.order_id} shipped: {outcome}")
     return 0
+
+
+async def _report(order: Order) -> None:
+    """Print what the services recorded for ``order``."""
+    shop = services()
+    effects = await shop.history(order.order_id)
+    payments = await shop.payments(order.order_id)
+    print(f"  recorded effects: {', '.join(effects) or 'none'}")
+    print(f"  payments: {', '.join(f'{kind} {cents}' for kind, cents in payments) or 'none'}")
+    print(f"  {order.sku} in stock: {await shop.stock(order.sku)}")
 
 
 async def _outcome(handle: WorkflowHandle[Any, Any]) -> Any:

@@ -1,12 +1,13 @@
 """Run a worker for the order-fulfillment saga until interrupted.
 
 Usage (from the repository root, with a Temporal server at localhost:7233, for
-example ``sagas dev``)::
+example ``sagas dev``, and a PostgreSQL database you may write to)::
 
-    python -m examples.order_fulfillment.worker
+    SAGAS_EXAMPLE_DSN='host=127.0.0.1 user=postgres dbname=shop' \
+        python -m examples.order_fulfillment.worker
 
-``TEMPORAL_ADDRESS`` and ``TEMPORAL_NAMESPACE`` point it at another server;
-``ORDER_FULFILLMENT_DB`` sets the idempotency store's SQLite file.
+The inventory, payment and shipping tables are created in that database on start.
+``TEMPORAL_ADDRESS`` and ``TEMPORAL_NAMESPACE`` point it at another server.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import sys
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from examples.order_fulfillment.activities import ACTIVITIES
+from examples.order_fulfillment.activities import ACTIVITIES, services
 from examples.order_fulfillment.workflows import TASK_QUEUE, register
 from temporal_sagas import SagaPlugin
 from temporal_sagas.workers import ensure_search_attributes
@@ -31,6 +32,7 @@ async def main() -> None:
     logging.basicConfig(level=logging.INFO)
     # Before polling: an invalid order.yaml or an unknown activity name stops here.
     definition = register()
+    await services().open()  # fails early, with the fix, when SAGAS_EXAMPLE_DSN is missing
     address = os.environ.get("TEMPORAL_ADDRESS", "localhost:7233")
     namespace = os.environ.get("TEMPORAL_NAMESPACE", "default")
     client = await Client.connect(address, namespace=namespace, plugins=[SagaPlugin()])

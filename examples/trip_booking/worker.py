@@ -1,4 +1,4 @@
-"""Run a worker for the trip-booking saga until interrupted.
+"""Run a worker for the trip-booking saga, in both authoring styles, until interrupted.
 
 Usage (from the repository root, with a Temporal server at localhost:7233)::
 
@@ -18,13 +18,13 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from examples.trip_booking.activities import ACTIVITIES
-from examples.trip_booking.workflows import TASK_QUEUE, BookTrip
+from examples.trip_booking.workflows import TASK_QUEUE, BookTrip, BookTripDeclared
 from temporal_sagas import SagaPlugin
 from temporal_sagas.workers import ensure_search_attributes
 
 
 async def main() -> None:
-    """Connect to Temporal and poll the ``trip-booking`` task queue."""
+    """Connect to Temporal and poll the ``trip-booking`` task queue for both styles."""
     logging.basicConfig(level=logging.INFO)
     address = os.environ.get("TEMPORAL_ADDRESS", "localhost:7233")
     namespace = os.environ.get("TEMPORAL_NAMESPACE", "default")
@@ -34,7 +34,14 @@ async def main() -> None:
     # Sagas upsert the SagaName and SagaStatus search attributes; a dev server started
     # without them learns them here (on Temporal Cloud, register them beforehand).
     await ensure_search_attributes(client)
-    worker = Worker(client, task_queue=TASK_QUEUE, workflows=[BookTrip], activities=ACTIVITIES)
+    # Both styles are registered on one worker: they are different workflow types over
+    # the same activities, so the starter can run either one with --style.
+    worker = Worker(
+        client,
+        task_queue=TASK_QUEUE,
+        workflows=[BookTrip, BookTripDeclared],
+        activities=ACTIVITIES,
+    )
     print(f"Worker polling task queue {TASK_QUEUE!r} on {address} (Ctrl-C to stop)")
     await worker.run()
 

@@ -1,4 +1,7 @@
-"""The order-fulfillment example (a YAML-defined saga), end to end on the local dev server."""
+"""The order-fulfillment example (a YAML-defined saga), end to end on the local dev server.
+
+The services keep their tables in a scratch PostgreSQL database for the module.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +17,17 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from examples.order_fulfillment.activities import ACTIVITIES, SERVICES
+from examples.order_fulfillment.activities import (
+    ACTIVITIES,
+    DSN_ENV,
+    STEP_VOIDED,
+    FaultPoint,
+    Order,
+    Services,
+    close_services,
+    inject_faults,
+    services,
+)
 from examples.order_fulfillment.workflows import register
 from temporal_sagas import (
     SAGA_COMPENSATED,
@@ -26,6 +39,7 @@ from temporal_sagas import (
     start_saga,
 )
 from temporal_sagas.workflows import DefinitionSaga, DefinitionSagaInput
+from tests.activities.postgres import scratch_database
 
 
 def _order(**changes: Any) -> dict[str, Any]:
@@ -40,18 +54,32 @@ def _order(**changes: Any) -> dict[str, Any]:
     return {**order, **changes}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _idempotency_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    # The activities open their store on first use and keep it for the process, so
-    # one temporary file serves the module; order ids are unique, so keys never clash.
-    with pytest.MonkeyPatch.context() as patch:
-        path = tmp_path_factory.mktemp("order-fulfillment") / "idempotency.sqlite3"
-        patch.setenv("ORDER_FULFILLMENT_DB", str(path))
-        yield
+@pytest.fixture(scope="module")
+def dsn() -> Iterator[str]:
+    """A scratch database named by ``SAGAS_EXAMPLE_DSN`` for the module's tests.
+
+    Order ids (and so idempotency keys) are unique per test, so tests share it.
+    """
+    with scratch_database() as url, pytest.MonkeyPatch.context() as patch:
+        patch.setenv(DSN_ENV, url)
+        yield url
 
 
 @pytest_asyncio.fixture
-async def client(saga_dev_env: WorkflowEnvironment, saga_task_queue: str) -> AsyncIterator[Client]:
+async def shop(dsn: str) -> AsyncIterator[Services]:
+    """The inventory, payment and shipping services the activities use."""
+    try:
+        yield services()
+    finally:
+        inject_faults(None)
+        # The pool must be gone before the scratch database is dropped.
+        await close_services()
+
+
+@pytest_asyncio.fixture
+async def client(
+    shop: Services, saga_dev_env: WorkflowEnvironment, saga_task_queue: str
+) -> AsyncIterator[Client]:
     """The dev server's client, with an order-fulfillment worker polling `saga_task_queue`."""
     register()
     async with Worker(
@@ -61,6 +89,13 @@ async def client(saga_dev_env: WorkflowEnvironment, saga_task_queue: str) -> Asy
         activities=ACTIVITIES,
     ):
         yield saga_dev_env.client
+
+
+async def _stocked_sku(shop: Services, available: int) -> str:
+    """A new article with ``available`` units, so a test can count its stock alone."""
+    sku = f"SKU-{uuid.uuid4().hex[:8]}"
+    await shop.restock(sku, available)
+    return sku
 
 
 async def _start(
@@ -83,7 +118,7 @@ async def _wait_for_status(handle: WorkflowHandle[Any, Any], status: SagaStatus)
 
 
 async def test_order_is_reserved_charged_confirmed_and_shipped(
-    client: Client, saga_task_queue: str
+    client: Client, saga_task_queue: str, shop: Services
 ) -> None:
     order = _order()
     handle = await _start(client, saga_task_queue, order)
@@ -92,12 +127,12 @@ async def test_order_is_reserved_charged_confirmed_and_shipped(
 
     assert set(result) == {"reservation", "payment", "shipment"}
     assert result["payment"]["amount_cents"] == 4_200
-    assert SERVICES.history(order["order_id"]) == ["reserved", "charged", "confirmed", "shipped"]
+    assert await shop.history(order["order_id"]) == ["reserved", "charged", "confirmed", "shipped"]
     assert (await saga_state(handle)).status is SagaStatus.COMPLETED
 
 
 async def test_declined_payment_releases_the_reserved_stock(
-    client: Client, saga_task_queue: str
+    client: Client, saga_task_queue: str, shop: Services
 ) -> None:
     order = _order(card="declined")
     handle = await _start(client, saga_task_queue, order)
@@ -107,14 +142,42 @@ async def test_declined_payment_releases_the_reserved_stock(
 
     assert isinstance(raised.value.cause, ApplicationError)
     assert raised.value.cause.type == SAGA_COMPENSATED
-    assert SERVICES.history(order["order_id"]) == ["reserved", "released"]
+    assert await shop.history(order["order_id"]) == ["reserved", "released"]
     state = await saga_state(handle)
     assert state.status is SagaStatus.COMPENSATED
     assert state.compensation_order == ["charge", "reserve"]
 
 
+async def test_declined_payment_puts_the_stock_back_to_its_starting_level(
+    client: Client, saga_task_queue: str, shop: Services
+) -> None:
+    sku = await _stocked_sku(shop, 10)
+    order = _order(card="declined", sku=sku, quantity=3)
+    handle = await _start(client, saga_task_queue, order)
+
+    with pytest.raises(WorkflowFailureError):
+        await handle.result()
+
+    assert await shop.stock(sku) == 10
+    assert await shop.payments(order["order_id"]) == []
+
+
+async def test_order_beyond_the_stock_changes_nothing(
+    client: Client, saga_task_queue: str, shop: Services
+) -> None:
+    sku = await _stocked_sku(shop, 1)
+    order = _order(sku=sku, quantity=2)
+    handle = await _start(client, saga_task_queue, order)
+
+    with pytest.raises(WorkflowFailureError):
+        await handle.result()
+
+    assert await shop.stock(sku) == 1
+    assert await shop.history(order["order_id"]) == []
+
+
 async def test_refund_that_keeps_failing_parks_the_order_for_an_operator(
-    client: Client, saga_task_queue: str
+    client: Client, saga_task_queue: str, shop: Services
 ) -> None:
     order = _order(address="", refunds_down=True)
     handle = await _start(client, saga_task_queue, order)
@@ -123,7 +186,19 @@ async def test_refund_that_keeps_failing_parks_the_order_for_an_operator(
     await handle.terminate("test over")
 
     assert state.parked_steps == ("charge",)
-    assert SERVICES.history(order["order_id"]) == ["reserved", "charged"]
+    assert await shop.history(order["order_id"]) == ["reserved", "charged"]
+
+
+async def test_parked_order_was_charged_once_and_refunded_zero_times(
+    client: Client, saga_task_queue: str, shop: Services
+) -> None:
+    order = _order(address="", refunds_down=True)
+    handle = await _start(client, saga_task_queue, order)
+
+    await _wait_for_status(handle, SagaStatus.NEEDS_ATTENTION)
+    await handle.terminate("test over")
+
+    assert await shop.payments(order["order_id"]) == [("charge", 4_200)]
 
 
 async def test_operator_resolve_closes_a_parked_order_as_compensated(
@@ -148,7 +223,7 @@ async def test_operator_resolve_closes_a_parked_order_as_compensated(
 
 
 async def test_operator_skip_of_the_refund_lets_the_saga_release_the_stock(
-    client: Client, saga_task_queue: str
+    client: Client, saga_task_queue: str, shop: Services
 ) -> None:
     order = _order(address="", refunds_down=True)
     handle = await _start(client, saga_task_queue, order)
@@ -158,11 +233,11 @@ async def test_operator_skip_of_the_refund_lets_the_saga_release_the_stock(
     with pytest.raises(WorkflowFailureError):
         await handle.result()
 
-    assert SERVICES.history(order["order_id"]) == ["reserved", "charged", "released"]
+    assert await shop.history(order["order_id"]) == ["reserved", "charged", "released"]
 
 
 async def test_retried_charge_returns_the_recorded_payment_without_charging_twice(
-    client: Client, saga_task_queue: str
+    client: Client, saga_task_queue: str, shop: Services
 ) -> None:
     # Starting the same order again while it runs returns the same saga: one charge.
     order = _order()
@@ -171,4 +246,55 @@ async def test_retried_charge_returns_the_recorded_payment_without_charging_twic
 
     assert first.id == second.id
     await first.result()
-    assert SERVICES.history(order["order_id"]).count("charged") == 1
+    assert await shop.payments(order["order_id"]) == [("charge", 4_200)]
+
+
+async def test_charge_retried_after_its_commit_charges_once(
+    client: Client, saga_task_queue: str, shop: Services
+) -> None:
+    # The first attempt commits the charge, then fails as if its reply were lost.
+    charge_attempts: list[int] = []
+
+    def lose_first_charge_reply(key: str, attempt: int) -> FaultPoint | None:
+        if not key.endswith("/charge"):
+            return None
+        charge_attempts.append(attempt)
+        return "after" if attempt == 1 else None
+
+    inject_faults(lose_first_charge_reply)
+    order = _order()
+    handle = await _start(client, saga_task_queue, order)
+
+    result = await handle.result()
+
+    assert charge_attempts == [1, 2]
+    assert await shop.payments(order["order_id"]) == [("charge", 4_200)]
+    assert result["payment"]["amount_cents"] == 4_200
+
+
+async def test_charging_twice_with_one_key_returns_the_recorded_payment(shop: Services) -> None:
+    order = Order.model_validate(_order())
+    key = f"order-fulfillment/{order.order_id}/charge"
+
+    first = await shop.charge(key, order)
+    again = await shop.charge(key, order)
+
+    assert again == first
+    assert await shop.payments(order.order_id) == [("charge", 4_200)]
+
+
+async def test_late_charge_after_its_refund_voided_the_key_charges_nothing(
+    shop: Services,
+) -> None:
+    # A charge attempt still in flight when the saga gave up on it (a zombie) must
+    # not take effect after its compensation found nothing to refund.
+    order = Order.model_validate(_order())
+    key = f"order-fulfillment/{order.order_id}/charge"
+
+    refunded = await shop.refund(f"{key}/compensate", key, order)
+    with pytest.raises(ApplicationError) as raised:
+        await shop.charge(key, order)
+
+    assert refunded is False
+    assert raised.value.type == STEP_VOIDED
+    assert await shop.payments(order.order_id) == []

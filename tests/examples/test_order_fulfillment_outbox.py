@@ -1,4 +1,8 @@
-"""The order saga starts from an outbox row that commits with the order itself."""
+"""The order saga starts from an outbox row that commits with the order itself.
+
+The app's ``orders`` table, the outbox and the example's services share one scratch
+PostgreSQL database.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +10,20 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-import psycopg
 import pytest
 import pytest_asyncio
+from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from examples.order_fulfillment.activities import ACTIVITIES, SERVICES
+from examples.order_fulfillment.activities import (
+    ACTIVITIES,
+    DSN_ENV,
+    Services,
+    close_services,
+    services,
+)
 from examples.order_fulfillment.workflows import register
 from temporal_sagas import SagaStatus, saga_state
 from temporal_sagas.activities import create_outbox_table, enqueue_saga, relay_once
@@ -24,16 +34,20 @@ from tests.activities.postgres import scratch_database
 
 @pytest.fixture(scope="module")
 def dsn() -> Iterator[str]:
-    with scratch_database() as url:
+    """A scratch database for the module, also named by ``SAGAS_EXAMPLE_DSN``."""
+    with scratch_database() as url, pytest.MonkeyPatch.context() as patch:
+        patch.setenv(DSN_ENV, url)
         yield url
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _idempotency_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    with pytest.MonkeyPatch.context() as patch:
-        path = tmp_path_factory.mktemp("order-outbox") / "idempotency.sqlite3"
-        patch.setenv("ORDER_FULFILLMENT_DB", str(path))
-        yield
+@pytest_asyncio.fixture
+async def shop(dsn: str) -> AsyncIterator[Services]:
+    """The inventory, payment and shipping services the activities use."""
+    try:
+        yield services()
+    finally:
+        # The pool must be gone before the scratch database is dropped.
+        await close_services()
 
 
 @pytest_asyncio.fixture
@@ -63,7 +77,7 @@ async def _place_order(pool: AsyncConnectionPool[Any], task_queue: str, *, commi
             async with conn.transaction():
                 await conn.execute(
                     "INSERT INTO orders (id, body) VALUES (%s, %s)",
-                    (order_id, psycopg.types.json.Jsonb(order)),
+                    (order_id, Jsonb(order)),
                 )
                 await enqueue_saga(
                     conn,
@@ -84,7 +98,10 @@ class _Rollback(Exception):
 
 
 async def test_an_order_committed_with_its_outbox_row_is_fulfilled_once(
-    saga_dev_env: WorkflowEnvironment, saga_task_queue: str, pool: AsyncConnectionPool[Any]
+    saga_dev_env: WorkflowEnvironment,
+    saga_task_queue: str,
+    pool: AsyncConnectionPool[Any],
+    shop: Services,
 ) -> None:
     register()
     client = saga_dev_env.client
@@ -101,15 +118,19 @@ async def test_an_order_committed_with_its_outbox_row_is_fulfilled_once(
     assert first == RelayReport(started=1)
     assert again == RelayReport()
     assert state.status is SagaStatus.COMPLETED
-    assert SERVICES.history(order_id) == ["reserved", "charged", "confirmed", "shipped"]
+    assert await shop.history(order_id) == ["reserved", "charged", "confirmed", "shipped"]
+    assert await shop.payments(order_id) == [("charge", 1_500)]
 
 
 async def test_a_rolled_back_order_starts_no_saga(
-    saga_dev_env: WorkflowEnvironment, saga_task_queue: str, pool: AsyncConnectionPool[Any]
+    saga_dev_env: WorkflowEnvironment,
+    saga_task_queue: str,
+    pool: AsyncConnectionPool[Any],
+    shop: Services,
 ) -> None:
     order_id = await _place_order(pool, saga_task_queue, commit=False)
 
     report = await relay_once(saga_dev_env.client, pool)
 
     assert report == RelayReport()
-    assert SERVICES.history(order_id) == []
+    assert await shop.history(order_id) == []
