@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from temporal_sagas._models import SagaEvent, SagaEventKind, SagaStatus
 
@@ -27,6 +27,8 @@ _COMPLETIONS = {
     SagaEventKind.COMPENSATION_COMPLETED: SagaEventKind.COMPENSATION_SCHEDULED,
     SagaEventKind.COMPENSATION_FAILED: SagaEventKind.COMPENSATION_SCHEDULED,
 }
+_OPENINGS = (SagaEventKind.STEP_SCHEDULED, SagaEventKind.COMPENSATION_SCHEDULED)
+_DATETIME: TypeAdapter[datetime] = TypeAdapter(datetime)
 _COMPENSATION_KINDS = frozenset(
     {
         SagaEventKind.COMPENSATION_SCHEDULED,
@@ -123,84 +125,104 @@ def event_id(run_id: str, task_started_event_id: int, index: int) -> str:
     return f"{run_id}/{task_started_event_id}.{index}"
 
 
-def build_audit_event(
-    timeline: Sequence[SagaEvent],
-    index: int,
-    *,
-    identity: SagaIdentity,
-    step_keys: Mapping[str, str],
-    prev_hash: str | None,
-) -> AuditEvent:
-    """Build the audit event of ``timeline[index]``.
+class AuditChain:
+    """Builds one saga run's audit events in order, each chained to the one before.
 
-    Args:
-        timeline: The saga's timeline up to at least ``index``.
-        index: Which transition.
-        identity: The saga run's names and correlation id.
-        step_keys: Per step name, the idempotency key of its action.
-        prev_hash: The hash of the previous audit event of this run.
+    The engine feeds it every transition as it happens; `build_audit_trail` feeds it a
+    whole timeline rebuilt from history. Both therefore produce the same fields, ids
+    and hashes. Each event costs O(1): the chain remembers the last opening and the
+    round count per step instead of rescanning the timeline.
     """
-    event = timeline[index]
-    earlier = timeline[:index]
-    cause = _cause(earlier, event)
-    key = step_keys.get(event.step) if event.step is not None else None
-    if key is not None and event.kind in _COMPENSATION_KINDS:
-        key = f"{key}/compensate"
-    duration = None
-    if cause is not None and event.kind in _COMPLETIONS:
-        duration = round((event.at - cause.at).total_seconds() * 1000, 3)
-    body: dict[str, Any] = {
-        "event_id": event.event_id or f"{identity.run_id}/?{index}",
-        "kind": event.kind,
-        "at": event.at,
-        **identity.model_dump(),
-        "step": event.step,
-        "status": event.status,
-        "idempotency_key": key,
-        "attempt": _attempt(earlier, event),
-        "duration_ms": duration,
-        "error": _error(event),
-        "detail": event.detail,
-        "causation_id": cause.event_id if cause is not None else None,
-        "prev_hash": prev_hash,
-        "hash": "",
-    }
-    draft = AuditEvent.model_validate(body)
-    return draft.model_copy(update={"hash": draft.computed_hash()})
+
+    def __init__(self, identity: SagaIdentity) -> None:
+        """Start an empty chain for the saga run ``identity`` names."""
+        self._identity = identity.model_dump()
+        self._run_id = identity.run_id
+        self._count = 0
+        self._last: SagaEvent | None = None
+        # Per (opening kind, step): the newest opening event and how many there were.
+        self._openings: dict[tuple[SagaEventKind, str], SagaEvent] = {}
+        self._rounds: dict[tuple[SagaEventKind, str], int] = {}
+        self._at: tuple[datetime, str] | None = None
+        self.last_hash: str | None = None
+
+    def append(self, event: SagaEvent, step_key: str | None) -> dict[str, Any]:
+        """The JSON-ready fields of ``event`` (``hash`` included), and advance the chain.
+
+        Args:
+            event: The next transition of the run.
+            step_key: The idempotency key of the action of ``event.step``, if any.
+        """
+        cause = self._cause(event)
+        key = step_key if event.step is not None else None
+        if key is not None and event.kind in _COMPENSATION_KINDS:
+            key = f"{key}/compensate"
+        duration = None
+        if cause is not None and event.kind in _COMPLETIONS:
+            duration = round((event.at - cause.at).total_seconds() * 1000, 3)
+        fields: dict[str, Any] = {
+            "event_id": event.event_id or f"{self._run_id}/?{self._count}",
+            "kind": event.kind.value,
+            "at": self._iso(event.at),
+            **self._identity,
+            "step": event.step,
+            "status": event.status.value if event.status is not None else None,
+            "idempotency_key": key,
+            "attempt": self._attempt(event),
+            "duration_ms": duration,
+            "error": _error(event),
+            "detail": event.detail,
+            "causation_id": cause.event_id if cause is not None else None,
+            "prev_hash": self.last_hash,
+        }
+        fields["hash"] = hashlib.sha256(_canonical(fields).encode()).hexdigest()
+        self._advance(event)
+        self.last_hash = fields["hash"]
+        return fields
+
+    def _cause(self, event: SagaEvent) -> SagaEvent | None:
+        opening = _COMPLETIONS.get(event.kind)
+        if opening is not None and event.step is not None:
+            found = self._openings.get((opening, event.step))
+            if found is not None:
+                return found
+        return self._last
+
+    def _attempt(self, event: SagaEvent) -> int | None:
+        if event.step is None:
+            return None
+        opening = _COMPLETIONS.get(event.kind, event.kind)
+        if opening not in _OPENINGS:
+            return None
+        rounds = self._rounds.get((opening, event.step), 0)
+        return rounds + 1 if event.kind is opening else max(rounds, 1)
+
+    def _advance(self, event: SagaEvent) -> None:
+        self._count += 1
+        self._last = event
+        if event.step is not None and event.kind in _OPENINGS:
+            slot = (event.kind, event.step)
+            self._openings[slot] = event
+            self._rounds[slot] = self._rounds.get(slot, 0) + 1
+
+    def _iso(self, at: datetime) -> str:
+        # Every transition of one workflow task shares its time; format it once.
+        if self._at is None or self._at[0] != at:
+            self._at = (at, _DATETIME.dump_python(at, mode="json"))
+        return self._at[1]
 
 
 def build_audit_trail(
     timeline: Sequence[SagaEvent], *, identity: SagaIdentity, step_keys: Mapping[str, str]
 ) -> list[AuditEvent]:
     """Build the whole hash-chained trail of a timeline."""
-    trail: list[AuditEvent] = []
-    for index in range(len(timeline)):
-        prev = trail[-1].hash if trail else None
-        trail.append(
-            build_audit_event(
-                timeline, index, identity=identity, step_keys=step_keys, prev_hash=prev
-            )
+    chain = AuditChain(identity)
+    return [
+        AuditEvent.model_validate(
+            chain.append(event, step_keys.get(event.step) if event.step else None)
         )
-    return trail
-
-
-def _cause(earlier: Sequence[SagaEvent], event: SagaEvent) -> SagaEvent | None:
-    opening = _COMPLETIONS.get(event.kind)
-    if opening is not None:
-        for candidate in reversed(earlier):
-            if candidate.kind is opening and candidate.step == event.step:
-                return candidate
-    return earlier[-1] if earlier else None
-
-
-def _attempt(earlier: Sequence[SagaEvent], event: SagaEvent) -> int | None:
-    if event.step is None:
-        return None
-    opening = _COMPLETIONS.get(event.kind, event.kind)
-    if opening not in (SagaEventKind.STEP_SCHEDULED, SagaEventKind.COMPENSATION_SCHEDULED):
-        return None
-    rounds = sum(1 for e in earlier if e.kind is opening and e.step == event.step)
-    return rounds + 1 if event.kind is opening else max(rounds, 1)
+        for event in timeline
+    ]
 
 
 def _error(event: SagaEvent) -> str | None:

@@ -5,14 +5,16 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal, TypeVar, overload
 
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import (
     SearchAttributePair,
     TypedSearchAttributes,
     WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
 )
+from temporalio.exceptions import ApplicationError
 
+from temporal_sagas._errors import OperatorActionRejected
 from temporal_sagas._models import OperatorAction, OperatorRequest, SagaState, SagaStatus
 from temporal_sagas._search_attributes import SAGA_NAME, SAGA_STATUS
 from temporal_sagas.workflows._operator import (
@@ -121,7 +123,29 @@ async def operator_action(
             (not parked, unknown step, missing reason); the cause says why.
     """
     request = OperatorRequest(step=step, reason=reason, operator=operator)
-    done: OperatorAction = await handle.execute_update(
-        _UPDATES[action], request, result_type=OperatorAction
-    )
+    try:
+        done: OperatorAction = await handle.execute_update(
+            _UPDATES[action], request, result_type=OperatorAction
+        )
+    except WorkflowUpdateFailedError as err:
+        if not _is_unknown_update(err.cause):
+            raise
+        # The operator desk opens when a saga first parks; before that the update
+        # does not exist yet. Say so in the saga's own words.
+        rejected = ApplicationError(
+            f"saga {handle.id!r} has never parked, so it is not waiting for an "
+            f"operator: {action} applies only to a saga in NEEDS_ATTENTION "
+            f"(`sagas show {handle.id}` shows where it is)",
+            type=OperatorActionRejected.__name__,
+            non_retryable=True,
+        )
+        raise WorkflowUpdateFailedError(rejected) from rejected
     return done
+
+
+def _is_unknown_update(cause: BaseException) -> bool:
+    return (
+        isinstance(cause, ApplicationError)
+        and cause.type == "RuntimeError"
+        and "expected but not found" in cause.message
+    )

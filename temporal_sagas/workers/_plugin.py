@@ -6,11 +6,12 @@ import dataclasses
 from collections.abc import Sequence
 
 from temporalio.contrib.pydantic import PydanticPayloadConverter
-from temporalio.converter import DataConverter, PayloadCodec
+from temporalio.converter import DataConverter, DefaultFailureConverter, PayloadCodec
 from temporalio.plugin import SimplePlugin
 from temporalio.worker import WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from temporal_sagas.workers._failures import SagaFailureConverter
 from temporal_sagas.workers._interceptor import SagaInterceptor
 
 #: Modules every saga worker passes through the sandbox: the framework itself (its
@@ -22,7 +23,8 @@ PASSTHROUGH_MODULES = ("temporal_sagas", "structlog")
 class SagaPlugin(SimplePlugin):
     """Configure a Temporal Client, Worker or Replayer for sagas.
 
-    It sets the pydantic data converter (keeping any payload codec already set),
+    It sets the pydantic data converter (keeping any payload codec already set) and
+    `SagaFailureConverter` (unless another failure converter was set),
     installs the interceptor that carries step context to activities, and passes
     the framework and structlog through the workflow sandbox. Give it to
     ``Client.connect(plugins=[SagaPlugin()])``; workers built from that client
@@ -64,6 +66,8 @@ def _pydantic_converter(
     base = existing or DataConverter.default
     if base.payload_converter_class is not PydanticPayloadConverter:
         base = dataclasses.replace(base, payload_converter_class=PydanticPayloadConverter)
+    if base.failure_converter_class is DefaultFailureConverter:
+        base = dataclasses.replace(base, failure_converter_class=SagaFailureConverter)
     if codec is not None and base.payload_codec is not codec:
         base = dataclasses.replace(base, payload_codec=codec)
     return base

@@ -1,8 +1,9 @@
 """Parking a saga in NEEDS_ATTENTION and taking an operator's decision.
 
-The updates ``saga_retry``, ``saga_skip`` and ``saga_resolve`` are validated before
-they are accepted, so a wrong request (the saga is not parked, an unknown step, a
-missing reason) is rejected and leaves no trace in the history.
+The updates ``saga_retry``, ``saga_skip`` and ``saga_resolve`` are installed when the
+saga first parks and validated before they are accepted, so a wrong request (the saga
+is not parked, an unknown step, a missing reason) is rejected and leaves no trace in
+the history.
 """
 
 from __future__ import annotations
@@ -47,9 +48,18 @@ class OperatorDesk:
         self._rt = runtime
         self._parking: _Parking | None = None
         self._decisions: list[Decision] = []
+        self._open = False
 
-    def register_handlers(self) -> None:
-        """Install the three operator updates on the current workflow."""
+    def _open_desk(self) -> None:
+        """Install the three operator updates, the first time the saga parks.
+
+        Most sagas never park, and installing a handler costs every run a signature
+        inspection; before its first parking a saga rejects operator updates as
+        unknown, which `operator_action` reports as "not waiting for an operator".
+        """
+        if self._open:
+            return
+        self._open = True
         actions: tuple[tuple[str, Action], ...] = (
             (UPDATE_RETRY, "retry"),
             (UPDATE_SKIP, "skip"),
@@ -71,6 +81,7 @@ class OperatorDesk:
             allowed: The actions that make sense for these steps.
         """
         ledger = self._rt.ledger
+        self._open_desk()
         self._parking = _Parking(steps=list(steps), allowed=allowed)
         ledger.parked = list(steps)
         self._rt.set_status(SagaStatus.NEEDS_ATTENTION)

@@ -12,12 +12,7 @@ from typing import Any, TypeVar
 from temporalio import workflow
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
-from temporal_sagas._audit import (
-    AuditEvent,
-    SagaIdentity,
-    build_audit_event,
-    event_id,
-)
+from temporal_sagas._audit import AUDIT_MARKER, AuditChain, SagaIdentity, event_id
 from temporal_sagas._context import outgoing_step
 from temporal_sagas._models import FailureInfo, SagaEvent, SagaEventKind, SagaStatus, StepContext
 from temporal_sagas._search_attributes import SAGA_NAME, SAGA_STATUS
@@ -42,7 +37,7 @@ class SagaRuntime:
         # the last event was emitted in, its index there, and the chain's last hash.
         self._task = 0
         self._index = 0
-        self._last_hash: str | None = None
+        self._audit: AuditChain | None = None
 
     # -- timeline and status ---------------------------------------------------------------
 
@@ -65,9 +60,11 @@ class SagaRuntime:
             failure=failure,
         )
         self.ledger.timeline.append(event)
-        audit = self._audit_event()
+        record = self.ledger.find(step) if step is not None else None
+        fields = self._chain().append(event, record.idempotency_key if record else None)
         if not workflow.unsafe.is_replaying_history_events():
-            _log.info(kind.value, **audit.log_fields())
+            fields[AUDIT_MARKER] = True
+            _log.info(kind.value, **fields)
 
     def _next_event_id(self) -> str:
         """``<run id>/<WorkflowTaskStarted event id>.<index>``, the same on every replay.
@@ -82,24 +79,20 @@ class SagaRuntime:
             self._index += 1
         return event_id(self.ledger.run_id, task, self._index)
 
-    def _audit_event(self) -> AuditEvent:
-        """The audit event of the newest timeline entry, chained to the previous one."""
-        ledger = self.ledger
-        audit = build_audit_event(
-            ledger.timeline,
-            len(ledger.timeline) - 1,
-            identity=SagaIdentity(
-                saga=ledger.name,
-                saga_key=ledger.key,
-                workflow_id=ledger.workflow_id,
-                run_id=ledger.run_id,
-                correlation_id=correlation_id(),
-            ),
-            step_keys={s.name: s.idempotency_key for s in ledger.steps},
-            prev_hash=self._last_hash,
-        )
-        self._last_hash = audit.hash
-        return audit
+    def _chain(self) -> AuditChain:
+        # Built on first use: the identity is fixed for the run by then.
+        if self._audit is None:
+            ledger = self.ledger
+            self._audit = AuditChain(
+                SagaIdentity(
+                    saga=ledger.name,
+                    saga_key=ledger.key,
+                    workflow_id=ledger.workflow_id,
+                    run_id=ledger.run_id,
+                    correlation_id=correlation_id(),
+                )
+            )
+        return self._audit
 
     def set_status(self, status: SagaStatus) -> None:
         """Move the saga to ``status``; the search attribute is upserted only on a change."""

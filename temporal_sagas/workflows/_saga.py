@@ -134,7 +134,6 @@ class Saga:
         self._rt = SagaRuntime(ledger, search_attributes=self._search_attributes)
         self._desk = OperatorDesk(self._rt)
         workflow.set_query_handler(QUERY_STATE, self._query_state)
-        self._desk.register_handlers()
         self._rt.publish_start()
         self._rt.emit(SagaEventKind.SAGA_STARTED, detail=f"key={ledger.key}")
         return self

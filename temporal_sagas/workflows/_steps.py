@@ -37,17 +37,25 @@ def activity_name(fn: Any) -> str:
 def takes_result(compensate: Any, n_args: int, explicit: bool | None) -> bool:
     if explicit is not None or isinstance(compensate, str):
         return bool(explicit)
-    params = [
-        p
-        for p in inspect.signature(compensate).parameters.values()
-        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-    ]
-    if len(params) == n_args + 1:
+    count = _positional_count(compensate)
+    if count == n_args + 1:
         return True
-    if len(params) == n_args:
+    if count == n_args:
         return False
     raise SagaDefinitionError(
-        f"compensation {activity_name(compensate)!r} takes {len(params)} positional "
+        f"compensation {activity_name(compensate)!r} takes {count} positional "
         f"parameters; it must take the action's {n_args} argument(s), optionally followed by "
         "the action's result"
+    )
+
+
+def _positional_count(fn: Any) -> int:
+    if inspect.isfunction(fn):
+        # A plain function (as activities are) says it directly; a full signature
+        # costs far more, and every step of every saga asks.
+        return fn.__code__.co_argcount
+    return sum(
+        1
+        for p in inspect.signature(fn).parameters.values()
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
     )
