@@ -35,6 +35,7 @@ docs: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.saga_overhead --sizes $${BENCH_SIZES:-100,1000} --rounds $${BENCH_ROUNDS:-2}
 	$(BIN)/python bench/show_1000_steps.py
+	$(BIN)/python -m bench.open_sagas_memory --counts $${BENCH_OPEN_SAGAS:-1000}
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .sagas site

@@ -3,7 +3,7 @@
 This module is pure (hashing and JSON only) and safe inside the workflow sandbox.
 The engine builds each `AuditEvent` from its live timeline when it emits it;
 `temporal_sagas.history.audit_trail` builds the same events from a history. Both go
-through `build_audit_event`, so equal timelines give equal events, ids and hashes.
+through `AuditChain`, so equal timelines give equal events, ids and hashes.
 """
 
 from __future__ import annotations

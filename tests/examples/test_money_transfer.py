@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import psycopg
 import pytest
@@ -15,24 +15,14 @@ from temporalio.worker import Worker
 
 from examples.money_transfer.activities import (
     ACTIVITIES,
-    DSN_ENV,
     TransferRequest,
     bank,
     close_banks,
 )
 from examples.money_transfer.workflows import Transfer, TransferReceipt
 from temporal_sagas import SAGA_COMPENSATED, SagaStatus, saga_state, start_saga
-from tests.activities.postgres import scratch_database
 
 OPENING = 10_000
-
-
-@pytest.fixture(scope="module")
-def dsn() -> Iterator[str]:
-    """A scratch database named by ``SAGAS_EXAMPLE_DSN`` for the module's tests."""
-    with scratch_database() as url, pytest.MonkeyPatch.context() as patch:
-        patch.setenv(DSN_ENV, url)
-        yield url
 
 
 @pytest_asyncio.fixture

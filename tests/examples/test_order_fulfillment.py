@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -19,7 +19,6 @@ from temporalio.worker import Worker
 
 from examples.order_fulfillment.activities import (
     ACTIVITIES,
-    DSN_ENV,
     STEP_VOIDED,
     FaultPoint,
     Order,
@@ -39,7 +38,6 @@ from temporal_sagas import (
     start_saga,
 )
 from temporal_sagas.workflows import DefinitionSaga, DefinitionSagaInput
-from tests.activities.postgres import scratch_database
 
 
 def _order(**changes: Any) -> dict[str, Any]:
@@ -52,17 +50,6 @@ def _order(**changes: Any) -> dict[str, Any]:
         "address": "1 Rua Augusta, Lisbon",
     }
     return {**order, **changes}
-
-
-@pytest.fixture(scope="module")
-def dsn() -> Iterator[str]:
-    """A scratch database named by ``SAGAS_EXAMPLE_DSN`` for the module's tests.
-
-    Order ids (and so idempotency keys) are unique per test, so tests share it.
-    """
-    with scratch_database() as url, pytest.MonkeyPatch.context() as patch:
-        patch.setenv(DSN_ENV, url)
-        yield url
 
 
 @pytest_asyncio.fixture

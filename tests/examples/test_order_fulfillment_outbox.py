@@ -7,10 +7,9 @@ PostgreSQL database.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
 import pytest_asyncio
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
@@ -19,7 +18,6 @@ from temporalio.worker import Worker
 
 from examples.order_fulfillment.activities import (
     ACTIVITIES,
-    DSN_ENV,
     Services,
     close_services,
     services,
@@ -29,15 +27,6 @@ from temporal_sagas import SagaStatus, saga_state
 from temporal_sagas.activities import create_outbox_table, enqueue_saga, relay_once
 from temporal_sagas.activities._outbox import RelayReport
 from temporal_sagas.workflows import DefinitionSaga, DefinitionSagaInput
-from tests.activities.postgres import scratch_database
-
-
-@pytest.fixture(scope="module")
-def dsn() -> Iterator[str]:
-    """A scratch database for the module, also named by ``SAGAS_EXAMPLE_DSN``."""
-    with scratch_database() as url, pytest.MonkeyPatch.context() as patch:
-        patch.setenv(DSN_ENV, url)
-        yield url
 
 
 @pytest_asyncio.fixture
