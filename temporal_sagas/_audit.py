@@ -232,5 +232,9 @@ def _error(event: SagaEvent) -> str | None:
     return " <- ".join(parts)
 
 
+#: One encoder for every hash: ``json.dumps`` with options builds a new encoder per call.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def _canonical(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _CANONICAL.encode(value)

@@ -52,6 +52,7 @@ class Script(BaseModel):
     park_on_failure: bool = True
     abort_after: str | None = None
     wait_timeout_after: str | None = None
+    audit_log: bool = True
 
 
 class Call(BaseModel):
@@ -199,6 +200,7 @@ class ScriptedSaga:
             key=script.key,
             policy=script.policy,
             park_on_failure=script.park_on_failure,
+            audit_log=script.audit_log,
             action_options=ACTION_OPTIONS,
             compensation_options=StepOptions(
                 start_to_close_timeout=timedelta(minutes=5),

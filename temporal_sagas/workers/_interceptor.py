@@ -27,7 +27,8 @@ from temporal_sagas._models import StepContext
 
 # The header is the JSON payload the pydantic converter would make, built directly:
 # it is encoded for every step an activity runs, inside the workflow sandbox, where
-# the generic converter's type dispatch is comparatively slow.
+# the generic converter's type dispatch is comparatively slow. Fields at their
+# defaults are left out (every reader decodes with `StepContext`, which fills them).
 _JSON_PLAIN = {"encoding": b"json/plain"}
 
 
@@ -35,7 +36,9 @@ def _with_step(headers: Any) -> dict[str, Payload]:
     merged: dict[str, Payload] = dict(headers)
     context = outgoing_step.get()
     if context is not None:
-        merged[STEP_HEADER] = Payload(metadata=_JSON_PLAIN, data=context.model_dump_json().encode())
+        merged[STEP_HEADER] = Payload(
+            metadata=_JSON_PLAIN, data=context.model_dump_json(exclude_defaults=True).encode()
+        )
     return merged
 
 

@@ -124,7 +124,6 @@ class Compensator:
                 options=self._options if comp.options is None else comp.options,
                 local=comp.local,
                 result_type=None,
-                summary=f"compensate {step.name}",
             )
         except ActivityError as err:
             comp.status = CompensationStatus.FAILED

@@ -177,6 +177,7 @@ class _SagaConfig:
     action_options: StepOptions | None
     compensation_options: StepOptions | None
     search_attributes: bool
+    audit_log: bool
 
 
 def saga_workflow(
@@ -190,6 +191,7 @@ def saga_workflow(
     action_options: StepOptions | None = None,
     compensation_options: StepOptions | None = None,
     search_attributes: bool = True,
+    audit_log: bool = True,
 ) -> Callable[[C], C]:
     """Turn a class of `step` attributes into a Temporal workflow running them as a saga.
 
@@ -218,6 +220,7 @@ def saga_workflow(
         action_options: Defaults for every action.
         compensation_options: Defaults for every compensation.
         search_attributes: Upsert ``SagaName``/``SagaStatus``.
+        audit_log: Log each transition as an audit event live (see `Saga`).
 
     Returns:
         A class decorator.
@@ -233,6 +236,7 @@ def saga_workflow(
         action_options=action_options,
         compensation_options=compensation_options,
         search_attributes=search_attributes,
+        audit_log=audit_log,
     )
 
     def decorate(cls: C) -> C:
@@ -303,6 +307,7 @@ async def run_steps(
         action_options=config.action_options,
         compensation_options=config.compensation_options,
         search_attributes=config.search_attributes,
+        audit_log=config.audit_log,
     )
     results: dict[str, Any] = {}
     async with saga:

@@ -30,9 +30,10 @@ _log = structlog.get_logger("temporal_sagas.saga")
 class SagaRuntime:
     """State and services shared by the step runner, the compensator and the operator desk."""
 
-    def __init__(self, ledger: Ledger, *, search_attributes: bool) -> None:
+    def __init__(self, ledger: Ledger, *, search_attributes: bool, audit_log: bool = True) -> None:
         self.ledger = ledger
         self._search_attributes = search_attributes
+        self._audit_log = audit_log
         # Audit bookkeeping, rebuilt identically on every replay: the workflow task
         # the last event was emitted in, its index there, and the chain's last hash.
         self._task = 0
@@ -49,7 +50,11 @@ class SagaRuntime:
         detail: str | None = None,
         failure: FailureInfo | None = None,
     ) -> None:
-        """Record a transition in the timeline and log it once (never on replay)."""
+        """Record a transition in the timeline and log it once (never on replay).
+
+        Without the audit log the event still gets its id (the timeline is what
+        the query returns and what history rebuilds compare with), but no chain.
+        """
         event = SagaEvent(
             kind=kind,
             event_id=self._next_event_id(),
@@ -60,6 +65,8 @@ class SagaRuntime:
             failure=failure,
         )
         self.ledger.timeline.append(event)
+        if not self._audit_log:
+            return
         record = self.ledger.find(step) if step is not None else None
         fields = self._chain().append(event, record.idempotency_key if record else None)
         if not workflow.unsafe.is_replaying_history_events():
@@ -154,7 +161,6 @@ class SagaRuntime:
         options: StepOptions,
         local: bool,
         result_type: type | None,
-        summary: str,
     ) -> Awaitable[Any]:
         """Schedule an activity with the step context attached as a header.
 
@@ -169,7 +175,6 @@ class SagaRuntime:
                     args=args,
                     activity_id=activity_id,
                     result_type=result_type,
-                    summary=summary,
                     **options.activity_kwargs(local=True),
                 )
             return workflow.start_activity(
@@ -177,7 +182,6 @@ class SagaRuntime:
                 args=args,
                 activity_id=activity_id,
                 result_type=result_type,
-                summary=summary,
                 **options.activity_kwargs(local=False),
             )
         finally:

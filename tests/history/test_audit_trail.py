@@ -68,6 +68,25 @@ async def test_forced_replays_emit_every_event_once_equal_to_the_history_trail(
     assert logged == [e.event_id for e in trail]
 
 
+async def test_without_the_audit_log_nothing_is_logged_yet_history_gives_the_trail(
+    saga_dev_env: WorkflowEnvironment, saga_task_queue: str, tmp_path: Path
+) -> None:
+    client, wid = saga_dev_env.client, new_id("audit-off")
+    script = COMPENSATED.model_copy(update={"audit_log": False})
+    with audit_logging(tmp_path / "audit.jsonl") as captured:
+        async with saga_worker(client, saga_task_queue):
+            handle = await start(client, saga_task_queue, script, wid)
+            history = await closed_history(handle)
+            live = await saga_state(handle)
+
+    assert captured.audit_lines() == []
+    assert captured.sunk() == []
+    assert live.status is SagaStatus.COMPENSATED
+    trail = audit_trail(history)
+    assert [(e.event_id, e.kind) for e in trail] == [(e.event_id, e.kind) for e in live.timeline]
+    assert [e.prev_hash for e in trail[1:]] == [e.hash for e in trail[:-1]]
+
+
 async def test_replaying_a_history_emits_nothing(
     saga_dev_env: WorkflowEnvironment, saga_task_queue: str, tmp_path: Path
 ) -> None:

@@ -14,11 +14,13 @@ from temporalio.worker import Worker
 
 from temporal_sagas import SagaDefinitionError, saga_state
 from temporal_sagas.workflows import saga_steps, saga_workflow, step
+from tests.history.audit_support import audit_logging
 from tests.sagas import new_id
 from tests.workflows.trip_styles import (
     ACTIVITIES,
     Booking,
     ConfirmedTrip,
+    QuietTrip,
     Trip,
     cancel_car,
     journal,
@@ -111,6 +113,25 @@ async def test_mapped_input_pivot_and_result_hook_run_on_the_engine(
     assert state.pivot_passed
     assert state.step("confirm").after_pivot
     assert journal(trip.trip_id)[-1] == ("confirmed", "mail")
+
+
+async def test_a_class_saga_without_the_audit_log_logs_no_audit_event(
+    saga_dev_env: WorkflowEnvironment, saga_task_queue: str, tmp_path: Path
+) -> None:
+    client = saga_dev_env.client
+    trip = Trip(trip_id=new_id("quiet"), traveller="Ada", destination="Oslo")
+    with audit_logging(tmp_path / "audit.jsonl") as captured:
+        async with Worker(
+            client, task_queue=saga_task_queue, workflows=[QuietTrip], activities=ACTIVITIES
+        ):
+            handle = await client.start_workflow(
+                "QuietTrip", trip, id=trip.trip_id, task_queue=saga_task_queue
+            )
+            await handle.result()
+            state = await saga_state(handle)
+
+    assert captured.audit_lines() == []
+    assert [e.kind.value for e in state.timeline][-2:] == ["step.completed", "saga.closed"]
 
 
 MYPY_SOURCE = """

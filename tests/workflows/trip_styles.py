@@ -150,6 +150,18 @@ class ClassTrip:
     flight = step(reserve_flight, compensate=cancel_flight)
 
 
+@saga_workflow(
+    name="book-car-quietly",
+    workflow_name="QuietTrip",
+    key=lambda trip: trip.trip_id,
+    action_options=FAST,
+    compensation_options=FAST,
+    audit_log=False,
+)
+class QuietTrip:
+    car = step(reserve_car, compensate=cancel_car)
+
+
 def _confirmation_input(trip: Trip, results: Any) -> Trip:
     # Mapped input: the confirmation sees the flight's confirmation as the destination.
     return trip.model_copy(update={"destination": results["flight"].confirmation})
