@@ -23,6 +23,7 @@ class Order(BaseModel):
     key: str
     steps: int = 3
     fail_at: int | None = None
+    lean: bool = False  # framework only: no live audit log, no search attributes
 
 
 class StepIn(BaseModel):
@@ -85,7 +86,12 @@ class FrameworkSaga:
         options = StepOptions(start_to_close_timeout=TIMEOUT, retry_policy=RETRY)
         results: list[str] = []
         async with Saga(
-            "bench", key=order.key, action_options=options, compensation_options=options
+            "bench",
+            key=order.key,
+            action_options=options,
+            compensation_options=options,
+            audit_log=not order.lean,
+            search_attributes=not order.lean,
         ) as saga:
             for i in range(order.steps):
                 step = StepIn(key=order.key, index=i, fail=i == order.fail_at)
