@@ -32,7 +32,6 @@ import statistics
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -84,39 +83,14 @@ def _switch_off(features: tuple[str, ...]) -> None:
 
 
 async def _measure(n: int, rounds: int, fail: bool) -> dict[str, list[float]]:
-    from temporalio.testing import WorkflowEnvironment
-    from temporalio.worker import Worker
-
     from bench import saga_overhead
-    from bench.workloads import do_step, undo_step
-    from temporal_sagas._search_attributes import SAGA_SEARCH_ATTRIBUTES
-    from temporal_sagas.workers import SagaPlugin, temporal_cli_path
 
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=temporal_cli_path(),
-        search_attributes=SAGA_SEARCH_ATTRIBUTES,
-        plugins=[SagaPlugin()],
-        dev_server_log_level="error",
-    )
-    queue = f"breakdown-{uuid.uuid4().hex[:6]}"
     cpu: dict[str, list[float]] = {"hand": [], "framework": []}
-    try:
-        async with Worker(
-            env.client,
-            task_queue=queue,
-            workflows=list(saga_overhead.VARIANTS.values()),
-            activities=[do_step, undo_step],
-            max_cached_workflows=10_000,
-        ):
-            for variant in saga_overhead.VARIANTS:  # warm-up
-                await saga_overhead._batch(env.client, variant, 20, 3, False, queue)
-            for r in range(rounds):
-                order = ["hand", "framework"] if r % 2 == 0 else ["framework", "hand"]
-                for variant in order:
-                    row = await saga_overhead._batch(env.client, variant, n, 3, fail, queue)
-                    cpu[variant].append(row["cpu_ms_per_saga"])
-    finally:
-        await env.shutdown()
+    async with saga_overhead.bench_worker() as (client, queue):
+        for r in range(rounds):
+            for variant in saga_overhead.turn_order(r):
+                row = await saga_overhead._batch(client, variant, n, 3, fail, queue)
+                cpu[variant].append(row["cpu_ms_per_saga"])
     return cpu
 
 

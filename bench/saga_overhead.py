@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -133,7 +134,9 @@ def _configure_logs(mode: str) -> Path | None:
     return path
 
 
-async def main(sizes: list[int], steps: int, rounds: int) -> int:
+@contextlib.asynccontextmanager
+async def bench_worker(steps: int = 3) -> AsyncIterator[tuple[Client, str]]:
+    """An in-memory dev server and a warmed-up worker for both variants: (client, queue)."""
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=temporal_cli_path(),
         search_attributes=SAGA_SEARCH_ATTRIBUTES,
@@ -141,7 +144,6 @@ async def main(sizes: list[int], steps: int, rounds: int) -> int:
         dev_server_log_level="error",
     )
     queue = f"bench-{uuid.uuid4().hex[:6]}"
-    rows: list[dict[str, Any]] = []
     try:
         async with Worker(
             env.client,
@@ -152,24 +154,33 @@ async def main(sizes: list[int], steps: int, rounds: int) -> int:
         ):
             for variant in VARIANTS:  # warm-up: imports, sandbox, caches
                 await _batch(env.client, variant, 20, steps, False, queue)
-            for n in sizes:
-                for fail in (False, True):
-                    for r in range(rounds):
-                        # Alternate who goes first, so drift and warm caches favour neither.
-                        order = list(VARIANTS) if r % 2 == 0 else list(reversed(VARIANTS))
-                        for variant in order:
-                            row = await _batch(env.client, variant, n, steps, fail, queue)
-                            row["round"] = r
-                            rows.append(row)
-                            print(
-                                f"{row['variant']:>9} n={n:<5} {row['path']:<12} "
-                                f"{row['sagas_per_s']:7.1f}/s p50={row['p50_ms']:7.1f}ms "
-                                f"p99={row['p99_ms']:7.1f}ms cpu={row['cpu_ms_per_saga']:5.2f}ms "
-                                f"events={row['history_events']}",
-                                flush=True,
-                            )
+            yield env.client, queue
     finally:
         await env.shutdown()
+
+
+def turn_order(round_: int) -> list[str]:
+    """Who goes first alternates per round, so drift and warm caches favour neither."""
+    return list(VARIANTS) if round_ % 2 == 0 else list(reversed(VARIANTS))
+
+
+async def main(sizes: list[int], steps: int, rounds: int) -> int:
+    rows: list[dict[str, Any]] = []
+    async with bench_worker(steps) as (client, queue):
+        for n in sizes:
+            for fail in (False, True):
+                for r in range(rounds):
+                    for variant in turn_order(r):
+                        row = await _batch(client, variant, n, steps, fail, queue)
+                        row["round"] = r
+                        rows.append(row)
+                        print(
+                            f"{row['variant']:>9} n={n:<5} {row['path']:<12} "
+                            f"{row['sagas_per_s']:7.1f}/s p50={row['p50_ms']:7.1f}ms "
+                            f"p99={row['p99_ms']:7.1f}ms cpu={row['cpu_ms_per_saga']:5.2f}ms "
+                            f"events={row['history_events']}",
+                            flush=True,
+                        )
     summary = _summarise(rows)
     out = Path(__file__).parent / "results" / f"saga_overhead-{time.strftime('%Y%m%dT%H%M%S')}.json"
     meta = {
