@@ -36,6 +36,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.saga_overhead --sizes $${BENCH_SIZES:-100,1000} --rounds $${BENCH_ROUNDS:-2}
 	$(BIN)/python -m bench.saga_overhead --sizes $${BENCH_SIZES:-100,1000} --rounds $${BENCH_ROUNDS:-2} --lean
 	$(BIN)/python -m bench.overhead_breakdown
+	$(BIN)/python -m bench.overhead_split
 	$(BIN)/python bench/show_1000_steps.py
 	$(BIN)/python -m bench.open_sagas_memory --counts $${BENCH_OPEN_SAGAS:-1000}
 

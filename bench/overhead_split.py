@@ -1,0 +1,183 @@
+"""Where the worker's Python CPU goes, per saga, for hand-written and framework sagas.
+
+Usage: python -m bench.overhead_split [--n 300] [--rounds 4] [--path compensating] [--lean]
+
+The benchmark of `bench.saga_overhead` (one dev server, one worker, the variants
+interleaved) with the worker's stages timed in thread CPU time, so that neither the dev
+server nor the other threads count:
+
+- ``workflow code``: activations run in the worker's workflow thread pool (the sandbox,
+  the workflow's code, the engine);
+- ``activation handling``: the event-loop side of each activation (decoding it, creating
+  the sandboxed instance on the first one, encoding the completion);
+- ``  of which new instance``: creating the sandboxed workflow instance;
+- ``activities``: the activity worker's handling of each task, the activity included;
+- ``client``: starting each saga and waiting for its result;
+- ``garbage collection``: collector runs, wherever they happened (they overlap the rows
+  above);
+- ``all Python threads``: everything the interpreter's threads used.
+
+The stages are timed by wrapping the SDK's own methods (temporalio 1.35 internals); an
+async stage is timed one step at a time, so time spent waiting is not counted. Results go
+to bench/results/overhead_split-<time>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import functools
+import gc
+import json
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable, Coroutine, Generator
+from pathlib import Path
+from typing import Any
+
+from temporalio.worker import _activity, _workflow
+
+from bench import saga_overhead
+
+STAGES = {
+    "workflow": "workflow code",
+    "loop": "activation handling",
+    "instance": "  of which new instance",
+    "activity": "activities",
+    "client": "client",
+    "gc": "garbage collection",
+    "python": "all Python threads",
+}
+_spent: collections.Counter[str] = collections.Counter()
+
+
+class _Timed:
+    """Await a coroutine, adding the thread CPU of each of its steps to one stage."""
+
+    def __init__(self, coro: Coroutine[Any, Any, Any], stage: str) -> None:
+        self._coro, self._stage = coro, stage
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        steps = self._coro.__await__()
+        value: Any = None
+        error: BaseException | None = None
+        while True:
+            t0 = time.thread_time()
+            try:
+                yielded = steps.send(value) if error is None else steps.throw(error)
+            except StopIteration as done:
+                return done.value
+            finally:
+                _spent[self._stage] += time.thread_time() - t0
+            try:
+                value, error = (yield yielded), None
+            except BaseException as err:  # handed on to the coroutine, as await would
+                value, error = None, err
+
+
+def _time_async(owner: Any, name: str, stage: str) -> None:
+    original = getattr(owner, name)
+
+    @functools.wraps(original)
+    async def timed(*args: Any, **kwargs: Any) -> Any:
+        return await _Timed(original(*args, **kwargs), stage)
+
+    setattr(owner, name, timed)
+
+
+def _time_sync(owner: Any, name: str, stage: str) -> None:
+    original: Callable[..., Any] = getattr(owner, name)
+
+    @functools.wraps(original)
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        t0 = time.thread_time()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            _spent[stage] += time.thread_time() - t0
+
+    setattr(owner, name, timed)
+
+
+def _instrument() -> None:
+    _time_async(_workflow._WorkflowWorker, "_handle_activation", "loop")
+    _time_sync(_workflow._WorkflowWorker, "_create_workflow_instance", "instance")
+    _time_sync(_workflow._RunningWorkflow, "activate", "workflow")
+    _time_async(_activity._ActivityWorker, "_handle_start_activity_task", "activity")
+    one = saga_overhead._one
+
+    async def timed_one(*args: Any) -> Any:
+        return await _Timed(one(*args), "client")
+
+    saga_overhead._one = timed_one  # type: ignore[assignment]
+    started: list[float] = []
+
+    def on_gc(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            started.append(time.thread_time())
+        elif started:
+            _spent["gc"] += time.thread_time() - started.pop()
+
+    gc.callbacks.append(on_gc)
+
+
+def _python_cpu() -> float:
+    """CPU seconds of the interpreter's threads (the SDK core's own threads excluded)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for thread in threading.enumerate():
+        try:
+            stat = Path(f"/proc/self/task/{thread.native_id}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+    return total
+
+
+async def main(n: int, rounds: int, fail: bool) -> dict[str, Any]:
+    per_saga: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
+    async with saga_overhead.bench_worker() as (client, queue):
+        for r in range(rounds):
+            for variant in saga_overhead.turn_order(r):
+                _spent.clear()
+                before = _python_cpu()
+                await saga_overhead._batch(client, variant, n, 3, fail, queue)
+                _spent["python"] = _python_cpu() - before
+                for stage, seconds in _spent.items():
+                    per_saga[variant][stage] += 1000 * seconds / n / rounds
+                print(
+                    f"{variant:>9} round {r}: {1000 * _spent['python'] / n:.2f} ms/saga", flush=True
+                )
+    return {
+        stage: {"hand": per_saga["hand"][stage], "framework": per_saga["framework"][stage]}
+        for stage in STAGES
+    }
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=300)
+    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--path", choices=["happy", "compensating"], default="compensating")
+    parser.add_argument("--lean", action="store_true", help="framework sagas as in --lean")
+    args = parser.parse_args()
+    saga_overhead.START["plain"] = saga_overhead.START["lean"] = args.lean
+    saga_overhead._configure_logs("json")
+    _instrument()
+    split = asyncio.run(main(args.n, args.rounds, args.path == "compensating"))
+    out = (
+        Path(__file__).parent / "results" / f"overhead_split-{time.strftime('%Y%m%dT%H%M%S')}.json"
+    )
+    meta = {"n": args.n, "rounds": args.rounds, "path": args.path, "lean": args.lean}
+    out.write_text(json.dumps({**meta, "ms_per_saga": split}, indent=2))
+    print(f"{'stage (thread CPU, ms/saga)':<30} {'hand':>7} {'framework':>10} {'extra':>7}")
+    for stage, label in STAGES.items():
+        hand, framework = split[stage]["hand"], split[stage]["framework"]
+        print(f"{label:<30} {hand:7.2f} {framework:10.2f} {framework - hand:+7.2f}")
+    print(f"results: {out}")
+    sys.stdout.flush()
+    os._exit(0)
