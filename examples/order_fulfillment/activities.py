@@ -95,6 +95,10 @@ CREATE TABLE IF NOT EXISTS order_events (
     idempotency_key text NOT NULL,
     effect text NOT NULL
 );
+-- The payment provider's refund API is down for these orders (a demo switch).
+CREATE TABLE IF NOT EXISTS refund_outages (
+    order_id text PRIMARY KEY
+);
 """
 
 
@@ -108,8 +112,6 @@ class Order(BaseModel):
         amount_cents: The price to charge.
         card: ``declined`` makes the payment provider refuse the charge.
         address: Where to ship; an empty address makes the order unconfirmable.
-        refunds_down: Make the provider's refund API fail for this order, to see the
-            saga park for an operator.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -120,7 +122,6 @@ class Order(BaseModel):
     amount_cents: int
     card: Literal["ok", "declined"] = "ok"
     address: str
-    refunds_down: bool = False
 
 
 class Reservation(BaseModel):
@@ -256,6 +257,22 @@ class Services:
             )
             return [effect for (effect,) in await cursor.fetchall()]
 
+    async def set_refunds_down(self, order_id: str, down: bool) -> None:
+        """Take the provider's refund API down for ``order_id``, or bring it back.
+
+        The outage is the provider's state, not the saga's input: an operator who sees
+        it fixed can retry the parked refund (``sagas retry``) and it goes through.
+        """
+        await self.open()
+        async with self.pool.connection() as conn:
+            if down:
+                await conn.execute(
+                    "INSERT INTO refund_outages (order_id) VALUES (%s) ON CONFLICT DO NOTHING",
+                    (order_id,),
+                )
+            else:
+                await conn.execute("DELETE FROM refund_outages WHERE order_id = %s", (order_id,))
+
     # -- actions --------------------------------------------------------------------------
 
     async def reserve(self, key: str, order: Order) -> Reservation:
@@ -384,7 +401,8 @@ class Services:
 
         Raises:
             ApplicationError: Retryable ``RefundUnavailable`` while the provider's
-                refund API is down (``order.refunds_down``); nothing is written.
+                refund API is down for the order (`Services.set_refunds_down`);
+                nothing is written.
         """
         await self.open()
         async with self.pool.connection() as conn, self.store.inbox(conn, key) as done:
@@ -393,7 +411,7 @@ class Services:
             payment = await self._undoable(conn, action_key, Payment)
             if payment is None:
                 return done.record(False)
-            if order.refunds_down:
+            if await _refunds_down(conn, order.order_id):
                 # Rolls back this transaction: no refund row, no key record.
                 raise ApplicationError(
                     f"refund API unavailable; payment of order {order.order_id} not refunded",
@@ -419,6 +437,11 @@ class Services:
                 return None
             value = action.result(object)
         return None if value is None else type_.model_validate(value)
+
+
+async def _refunds_down(conn: AsyncConnection[Any], order_id: str) -> bool:
+    cursor = await conn.execute("SELECT 1 FROM refund_outages WHERE order_id = %s", (order_id,))
+    return await cursor.fetchone() is not None
 
 
 async def _event(conn: AsyncConnection[Any], order: Order, key: str, effect: str) -> None:

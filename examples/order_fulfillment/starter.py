@@ -7,6 +7,8 @@ naming the worker's database)::
     python -m examples.order_fulfillment.starter --card declined # stock released
     python -m examples.order_fulfillment.starter --no-address --refunds-down
         # the pivot fails, the refund keeps failing: the saga parks for an operator
+    python -m examples.order_fulfillment.starter --refunds-back ORDER_ID
+        # the refund API is back for that order: `sagas retry ORDER_ID` then refunds
 
 It prints the outcome, then what the services recorded in PostgreSQL for the order:
 its effects in commit order, its charges and refunds, and the stock left.
@@ -30,14 +32,20 @@ from temporal_sagas import SagaPlugin, SagaStatus, saga_state, start_saga
 from temporal_sagas.workflows import DefinitionSaga, DefinitionSagaInput
 
 
-async def main(order: Order) -> int:
+async def main(order: Order, *, refunds_down: bool = False) -> int:
     """Start the saga for ``order`` and report its outcome.
+
+    Args:
+        order: The order to place.
+        refunds_down: Take the payment provider's refund API down for this order first.
 
     Returns:
         0 when the order shipped, 1 when it was compensated, 2 when it is parked.
     """
     shop = services()  # fails early, with the fix, when SAGAS_EXAMPLE_DSN is missing
     try:
+        if refunds_down:
+            await shop.set_refunds_down(order.order_id, True)
         code = await _place(order)
         await _report(order)
     finally:
@@ -63,12 +71,27 @@ async def _place(order: Order) -> int:
         print(f"  inspect it:  sagas show {order.order_id}")
         print(f'  settle it:   sagas resolve {order.order_id} --reason "refunded by hand"')
         print(f'  or skip it:  sagas skip {order.order_id} --step charge --reason "..."')
+        print(
+            "  or bring the refund API back:  python -m examples.order_fulfillment.starter"
+            f" --refunds-back {order.order_id}  then  sagas retry {order.order_id}"
+        )
         return 2
     state = await saga_state(handle)
     if outcome == "compensated":
         print(f"Order {order.order_id} was NOT fulfilled; undone: {state.compensation_order}")
         return 1
     print(f"Order {order.order_id} shipped: {outcome}")
+    return 0
+
+
+async def refunds_back(order_id: str) -> int:
+    """Bring the refund API back for ``order_id``; a retried refund then goes through."""
+    shop = services()
+    try:
+        await shop.set_refunds_down(order_id, False)
+    finally:
+        await shop.close()
+    print(f"The refund API is back for {order_id}; now: sagas retry {order_id}")
     return 0
 
 
@@ -100,7 +123,12 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--card", choices=["ok", "declined"], default="ok")
     parser.add_argument("--no-address", action="store_true", help="make the pivot fail")
-    parser.add_argument("--refunds-down", action="store_true", help="make every refund fail")
+    parser.add_argument(
+        "--refunds-down", action="store_true", help="make this order's refunds fail"
+    )
+    parser.add_argument(
+        "--refunds-back", metavar="ORDER_ID", help="let ORDER_ID's refunds through again, and exit"
+    )
     args = parser.parse_args()
     placed = Order(
         order_id=f"order-{uuid.uuid4().hex[:8]}",
@@ -109,9 +137,11 @@ if __name__ == "__main__":
         amount_cents=2_500,
         card=args.card,
         address="" if args.no_address else "1 Rua Augusta, Lisbon",
-        refunds_down=args.refunds_down,
     )
-    code = asyncio.run(main(placed))
+    if args.refunds_back:
+        code = asyncio.run(refunds_back(args.refunds_back))
+    else:
+        code = asyncio.run(main(placed, refunds_down=args.refunds_down))
     # Leave without interpreter finalization: processes that created a Temporal client
     # can otherwise abort at exit (a known SDK issue).
     sys.stdout.flush()

@@ -94,6 +94,13 @@ async def _start(
     )
 
 
+async def _order_whose_refunds_fail(shop: Services) -> dict[str, Any]:
+    """An order whose pivot fails (no address) while the refund API is down for it."""
+    order = _order(address="")
+    await shop.set_refunds_down(order["order_id"], True)
+    return order
+
+
 async def _wait_for_status(handle: WorkflowHandle[Any, Any], status: SagaStatus) -> SagaState:
     state = await saga_state(handle)
     for _ in range(400):
@@ -166,7 +173,7 @@ async def test_order_beyond_the_stock_changes_nothing(
 async def test_refund_that_keeps_failing_parks_the_order_for_an_operator(
     client: Client, saga_task_queue: str, shop: Services
 ) -> None:
-    order = _order(address="", refunds_down=True)
+    order = await _order_whose_refunds_fail(shop)
     handle = await _start(client, saga_task_queue, order)
 
     state = await _wait_for_status(handle, SagaStatus.NEEDS_ATTENTION)
@@ -179,7 +186,7 @@ async def test_refund_that_keeps_failing_parks_the_order_for_an_operator(
 async def test_parked_order_was_charged_once_and_refunded_zero_times(
     client: Client, saga_task_queue: str, shop: Services
 ) -> None:
-    order = _order(address="", refunds_down=True)
+    order = await _order_whose_refunds_fail(shop)
     handle = await _start(client, saga_task_queue, order)
 
     await _wait_for_status(handle, SagaStatus.NEEDS_ATTENTION)
@@ -189,9 +196,9 @@ async def test_parked_order_was_charged_once_and_refunded_zero_times(
 
 
 async def test_operator_resolve_closes_a_parked_order_as_compensated(
-    client: Client, saga_task_queue: str
+    client: Client, saga_task_queue: str, shop: Services
 ) -> None:
-    order = _order(address="", refunds_down=True)
+    order = await _order_whose_refunds_fail(shop)
     handle = await _start(client, saga_task_queue, order)
     await _wait_for_status(handle, SagaStatus.NEEDS_ATTENTION)
 
@@ -209,10 +216,27 @@ async def test_operator_resolve_closes_a_parked_order_as_compensated(
     assert state.operator_actions[0].reason == "refunded and restocked by hand"
 
 
+async def test_operator_retry_once_refunds_are_back_refunds_and_releases(
+    client: Client, saga_task_queue: str, shop: Services
+) -> None:
+    order = await _order_whose_refunds_fail(shop)
+    handle = await _start(client, saga_task_queue, order)
+    await _wait_for_status(handle, SagaStatus.NEEDS_ATTENTION)
+
+    await shop.set_refunds_down(order["order_id"], False)
+    await operator_action(handle, "retry", reason="refund API fixed", operator="support")
+    with pytest.raises(WorkflowFailureError):
+        await handle.result()
+
+    assert (await saga_state(handle)).status is SagaStatus.COMPENSATED
+    assert await shop.history(order["order_id"]) == ["reserved", "charged", "refunded", "released"]
+    assert await shop.payments(order["order_id"]) == [("charge", 4_200), ("refund", 4_200)]
+
+
 async def test_operator_skip_of_the_refund_lets_the_saga_release_the_stock(
     client: Client, saga_task_queue: str, shop: Services
 ) -> None:
-    order = _order(address="", refunds_down=True)
+    order = await _order_whose_refunds_fail(shop)
     handle = await _start(client, saga_task_queue, order)
     await _wait_for_status(handle, SagaStatus.NEEDS_ATTENTION)
 
