@@ -52,6 +52,14 @@ STAGES = {
     "python": "all Python threads",
 }
 _spent: collections.Counter[str] = collections.Counter()
+# Workflow threads, the event loop and the collector all add up: ``+=`` is not atomic.
+# Reentrant, since a collection (and its callback) can start while the lock is held.
+_adding = threading.RLock()
+
+
+def _add(stage: str, seconds: float) -> None:
+    with _adding:
+        _spent[stage] += seconds
 
 
 class _Timed:
@@ -71,7 +79,7 @@ class _Timed:
             except StopIteration as done:
                 return done.value
             finally:
-                _spent[self._stage] += time.thread_time() - t0
+                _add(self._stage, time.thread_time() - t0)
             try:
                 value, error = (yield yielded), None
             except BaseException as err:  # handed on to the coroutine, as await would
@@ -97,7 +105,7 @@ def _time_sync(owner: Any, name: str, stage: str) -> None:
         try:
             return original(*args, **kwargs)
         finally:
-            _spent[stage] += time.thread_time() - t0
+            _add(stage, time.thread_time() - t0)
 
     setattr(owner, name, timed)
 
@@ -119,7 +127,7 @@ def _instrument() -> None:
         if phase == "start":
             started.append(time.thread_time())
         elif started:
-            _spent["gc"] += time.thread_time() - started.pop()
+            _add("gc", time.thread_time() - started.pop())
 
     gc.callbacks.append(on_gc)
 
