@@ -130,17 +130,17 @@ if __name__ == "__main__":
         "--refunds-back", metavar="ORDER_ID", help="let ORDER_ID's refunds through again, and exit"
     )
     args = parser.parse_args()
-    placed = Order(
-        order_id=f"order-{uuid.uuid4().hex[:8]}",
-        sku="BOOK-42",
-        quantity=1,
-        amount_cents=2_500,
-        card=args.card,
-        address="" if args.no_address else "1 Rua Augusta, Lisbon",
-    )
     if args.refunds_back:
         code = asyncio.run(refunds_back(args.refunds_back))
     else:
+        placed = Order(
+            order_id=f"order-{uuid.uuid4().hex[:8]}",
+            sku="BOOK-42",
+            quantity=1,
+            amount_cents=2_500,
+            card=args.card,
+            address="" if args.no_address else "1 Rua Augusta, Lisbon",
+        )
         code = asyncio.run(main(placed, refunds_down=args.refunds_down))
     # Leave without interpreter finalization: processes that created a Temporal client
     # can otherwise abort at exit (a known SDK issue).
