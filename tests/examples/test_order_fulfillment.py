@@ -94,13 +94,6 @@ async def _start(
     )
 
 
-async def _order_whose_refunds_fail(shop: Services) -> dict[str, Any]:
-    """An order whose pivot fails (no address) while the refund API is down for it."""
-    order = _order(address="")
-    await shop.set_refunds_down(order["order_id"], True)
-    return order
-
-
 async def _wait_for_status(handle: WorkflowHandle[Any, Any], status: SagaStatus) -> SagaState:
     state = await saga_state(handle)
     for _ in range(400):
@@ -109,6 +102,17 @@ async def _wait_for_status(handle: WorkflowHandle[Any, Any], status: SagaStatus)
         await asyncio.sleep(0.025)
         state = await saga_state(handle)
     raise AssertionError(f"saga {handle.id} never reached {status}; it is {state.status}")
+
+
+async def _parked_order(
+    client: Client, task_queue: str, shop: Services
+) -> tuple[dict[str, Any], WorkflowHandle[Any, Any], SagaState]:
+    """An order parked for an operator: its pivot failed (no address) and its refund
+    keeps failing (the refund API is down for it)."""
+    order = _order(address="")
+    await shop.set_refunds_down(order["order_id"], True)
+    handle = await _start(client, task_queue, order)
+    return order, handle, await _wait_for_status(handle, SagaStatus.NEEDS_ATTENTION)
 
 
 async def test_order_is_reserved_charged_confirmed_and_shipped(
@@ -173,10 +177,7 @@ async def test_order_beyond_the_stock_changes_nothing(
 async def test_refund_that_keeps_failing_parks_the_order_for_an_operator(
     client: Client, saga_task_queue: str, shop: Services
 ) -> None:
-    order = await _order_whose_refunds_fail(shop)
-    handle = await _start(client, saga_task_queue, order)
-
-    state = await _wait_for_status(handle, SagaStatus.NEEDS_ATTENTION)
+    order, handle, state = await _parked_order(client, saga_task_queue, shop)
     await handle.terminate("test over")
 
     assert state.parked_steps == ("charge",)
@@ -186,10 +187,7 @@ async def test_refund_that_keeps_failing_parks_the_order_for_an_operator(
 async def test_parked_order_was_charged_once_and_refunded_zero_times(
     client: Client, saga_task_queue: str, shop: Services
 ) -> None:
-    order = await _order_whose_refunds_fail(shop)
-    handle = await _start(client, saga_task_queue, order)
-
-    await _wait_for_status(handle, SagaStatus.NEEDS_ATTENTION)
+    order, handle, _ = await _parked_order(client, saga_task_queue, shop)
     await handle.terminate("test over")
 
     assert await shop.payments(order["order_id"]) == [("charge", 4_200)]
@@ -198,9 +196,7 @@ async def test_parked_order_was_charged_once_and_refunded_zero_times(
 async def test_operator_resolve_closes_a_parked_order_as_compensated(
     client: Client, saga_task_queue: str, shop: Services
 ) -> None:
-    order = await _order_whose_refunds_fail(shop)
-    handle = await _start(client, saga_task_queue, order)
-    await _wait_for_status(handle, SagaStatus.NEEDS_ATTENTION)
+    _, handle, _ = await _parked_order(client, saga_task_queue, shop)
 
     await operator_action(
         handle, "resolve", reason="refunded and restocked by hand", operator="support"
@@ -219,9 +215,7 @@ async def test_operator_resolve_closes_a_parked_order_as_compensated(
 async def test_operator_retry_once_refunds_are_back_refunds_and_releases(
     client: Client, saga_task_queue: str, shop: Services
 ) -> None:
-    order = await _order_whose_refunds_fail(shop)
-    handle = await _start(client, saga_task_queue, order)
-    await _wait_for_status(handle, SagaStatus.NEEDS_ATTENTION)
+    order, handle, _ = await _parked_order(client, saga_task_queue, shop)
 
     await shop.set_refunds_down(order["order_id"], False)
     await operator_action(handle, "retry", reason="refund API fixed", operator="support")
@@ -236,9 +230,7 @@ async def test_operator_retry_once_refunds_are_back_refunds_and_releases(
 async def test_operator_skip_of_the_refund_lets_the_saga_release_the_stock(
     client: Client, saga_task_queue: str, shop: Services
 ) -> None:
-    order = await _order_whose_refunds_fail(shop)
-    handle = await _start(client, saga_task_queue, order)
-    await _wait_for_status(handle, SagaStatus.NEEDS_ATTENTION)
+    order, handle, _ = await _parked_order(client, saga_task_queue, shop)
 
     await operator_action(handle, "skip", step="charge", reason="refund sent by bank transfer")
     with pytest.raises(WorkflowFailureError):
