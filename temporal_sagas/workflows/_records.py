@@ -133,7 +133,10 @@ class Ledger:
 
     def find(self, name: str) -> Step | None:
         """Return the step called ``name``, if any."""
-        return next((s for s in self.steps if s.name == name), None)
+        for step in self.steps:
+            if step.name == name:
+                return step
+        return None
 
     def registered(self) -> list[Step]:
         """Steps whose compensation is registered, oldest first."""

@@ -334,13 +334,14 @@ class Saga:
                 idempotency_key=f"{key}/compensate",
                 activity_id=f"{key}/compensate",
                 local=local,
-                options=(compensation_options or StepOptions()).merged_over(
-                    self._compensation_options
-                )
+                options=compensation_options.merged_over(self._compensation_options)
                 if compensation_options
                 else None,
             )
-        step_options = (options or StepOptions()).merged_over(self._action_options)
+        # No per-step options is the common case: the saga's own are already merged.
+        step_options = (
+            options.merged_over(self._action_options) if options else self._action_options
+        )
         if after_pivot:
             step_options = forward_only(step_options)
 
