@@ -33,8 +33,10 @@ docs: $(STAMP)
 
 # Speed and memory figures; never part of `make test`. Results land in bench/results/.
 bench: $(STAMP)
-	$(BIN)/python -m bench.saga_overhead --sizes $${BENCH_SIZES:-100,1000} --rounds $${BENCH_ROUNDS:-2}
-	$(BIN)/python -m bench.saga_overhead --sizes $${BENCH_SIZES:-100,1000} --rounds $${BENCH_ROUNDS:-2} --lean
+	$(BIN)/python -m bench.saga_overhead --sizes $${BENCH_SIZES:-100,1000} --rounds $${BENCH_ROUNDS:-6}
+	$(BIN)/python -m bench.saga_overhead --sizes $${BENCH_SIZES:-100,1000} --rounds $${BENCH_ROUNDS:-6} --lean
+	$(BIN)/python -m bench.saga_overhead --sizes $${BENCH_SIZES:-100,1000} --rounds $${BENCH_ROUNDS:-6} --aa
+	$(BIN)/python -m bench.activation_cost
 	$(BIN)/python -m bench.overhead_breakdown
 	$(BIN)/python -m bench.overhead_split
 	$(BIN)/python bench/show_1000_steps.py

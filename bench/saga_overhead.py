@@ -1,12 +1,17 @@
 """Hand-written vs framework sagas on one dev server: throughput, latency, CPU, history size.
 
-Usage: python -m bench.saga_overhead [--sizes 100,1000,5000] [--steps 3] [--rounds 2] [--lean]
+Usage: python -m bench.saga_overhead [--sizes 100,1000,5000] [--steps 3] [--rounds 2]
+                                     [--lean | --aa]
 
-Both variants run interleaved (hand, framework, hand, framework, ...) against the same
-in-memory dev server and the same in-process worker, for the happy and the compensating
-path. Each batch starts all its sagas at once; throughput is sagas over the time until
-the last result is in, latency is each saga's start-to-close time as the server recorded
-it. ``--lean`` runs the framework sagas without the live audit log and search attributes.
+Both variants run in turn (who goes first alternates per round), each batch on a fresh
+in-memory dev server and in-process worker (a server holding many finished histories
+gets slower), for the happy and the compensating path. Each batch starts all its sagas
+at once; throughput is sagas over the time until the last result is in, latency is each
+saga's start-to-close time as the server recorded it. A case's ratios are the medians
+of its rounds' framework/hand-written ratios, printed with their range.
+
+``--lean`` runs the framework sagas without the live audit log and search attributes;
+``--aa`` runs the hand-written saga in both slots, to show what the noise alone does.
 Results go to bench/results/saga_overhead-<time>.json; the last line printed is the
 throughput ratio framework/hand-written over everything measured (``ratio=0.97``).
 """
@@ -34,12 +39,21 @@ from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from bench.workloads import FrameworkSaga, HandWrittenSaga, Order, do_step, undo_step
+from bench.workloads import (
+    FrameworkSaga,
+    HandWrittenSaga,
+    HandWrittenSagaAgain,
+    Order,
+    do_step,
+    undo_step,
+)
 from temporal_sagas import start_saga
 from temporal_sagas._search_attributes import SAGA_SEARCH_ATTRIBUTES
 from temporal_sagas.workers import SagaPlugin, temporal_cli_path
 
-VARIANTS = {"hand": HandWrittenSaga, "framework": FrameworkSaga}
+#: The baseline slot and the candidate slot. ``--aa`` puts the hand-written saga in both
+#: (under a second name), which shows how far this machine's noise alone moves a ratio.
+VARIANTS: dict[str, Any] = {"hand": HandWrittenSaga, "framework": FrameworkSaga}
 
 
 def _cpu() -> float:
@@ -166,16 +180,19 @@ def turn_order(round_: int) -> list[str]:
 
 async def main(sizes: list[int], steps: int, rounds: int) -> int:
     rows: list[dict[str, Any]] = []
-    async with bench_worker(steps) as (client, queue):
-        for n in sizes:
-            for fail in (False, True):
-                for r in range(rounds):
-                    for variant in turn_order(r):
+    for n in sizes:
+        for fail in (False, True):
+            for r in range(rounds):
+                for variant in turn_order(r):
+                    # A fresh server per batch: the in-memory dev server slows down as
+                    # finished histories pile up (a second batch of 1,000 runs about 10%
+                    # slower than the first), which would favour whoever ran first.
+                    async with bench_worker(steps) as (client, queue):
                         row = await _batch(client, variant, n, steps, fail, queue)
                         row["round"] = r
                         rows.append(row)
                         print(
-                            f"{row['variant']:>9} n={n:<5} {row['path']:<12} "
+                            f"{VARIANTS[variant].__name__:>20} n={n:<5} {row['path']:<12} "
                             f"{row['sagas_per_s']:7.1f}/s p50={row['p50_ms']:7.1f}ms "
                             f"p99={row['p99_ms']:7.1f}ms cpu={row['cpu_ms_per_saga']:5.2f}ms "
                             f"events={row['history_events']}",
@@ -187,12 +204,18 @@ async def main(sizes: list[int], steps: int, rounds: int) -> int:
         "steps": steps,
         "framework_start": "plain" if START["plain"] else "start_saga",
         "framework_lean": START["lean"],
+        "candidate": VARIANTS["framework"].__name__,
         "latency": "server start_time to close_time",
+        "server": "fresh dev server and worker per batch",
+        "ratios": "median of per-round framework/hand-written ratios",
     }
     out.write_text(json.dumps({**meta, "rows": rows, "summary": summary}, indent=2))
     for key, value in summary["by_case"].items():
+        low, high = value["throughput_ratio_range"]
+        cpu_low, cpu_high = value["cpu_ratio_range"]
         print(
-            f"{key}: ratio={value['throughput_ratio']:.2f} cpu_ratio={value['cpu_ratio']:.2f} "
+            f"{key}: ratio={value['throughput_ratio']:.2f} ({low:.2f}-{high:.2f}) "
+            f"cpu_ratio={value['cpu_ratio']:.2f} ({cpu_low:.2f}-{cpu_high:.2f}) "
             f"extra_events={value['extra_events']}"
         )
     print(f"results: {out}")
@@ -201,23 +224,35 @@ async def main(sizes: list[int], steps: int, rounds: int) -> int:
 
 
 def _summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    def pick(variant: str, n: int, path: str, field: str) -> list[float]:
-        return [r[field] for r in rows if (r["variant"], r["n"], r["path"]) == (variant, n, path)]
+    """Per case, the framework/hand-written ratios of each round, and their medians.
 
+    The two batches of a round ran one right after the other, each on a fresh server,
+    so a round's ratio compares like with like; conditions drift more from round to
+    round than within one.
+    """
     by_case: dict[str, Any] = {}
     for n, path in sorted({(r["n"], r["path"]) for r in rows}):
-        hand = statistics.median(pick("hand", n, path, "sagas_per_s"))
-        fw = statistics.median(pick("framework", n, path, "sagas_per_s"))
+        rounds = sorted({r["round"] for r in rows if (r["n"], r["path"]) == (n, path)})
+        pairs = [_pair(rows, n, path, round_) for round_ in rounds]
+        throughput = [fw["sagas_per_s"] / hand["sagas_per_s"] for hand, fw in pairs]
+        cpu = [fw["cpu_ms_per_saga"] / hand["cpu_ms_per_saga"] for hand, fw in pairs]
         by_case[f"n={n} {path}"] = {
-            "throughput_ratio": fw / hand,
-            "cpu_ratio": statistics.median(pick("framework", n, path, "cpu_ms_per_saga"))
-            / statistics.median(pick("hand", n, path, "cpu_ms_per_saga")),
-            "extra_events": pick("framework", n, path, "history_events")[0]
-            - pick("hand", n, path, "history_events")[0],
+            "throughput_ratio": statistics.median(throughput),
+            "throughput_ratio_range": [min(throughput), max(throughput)],
+            "cpu_ratio": statistics.median(cpu),
+            "cpu_ratio_range": [min(cpu), max(cpu)],
+            "extra_events": pairs[0][1]["history_events"] - pairs[0][0]["history_events"],
         }
     total_hand = sum(r["n"] / r["sagas_per_s"] for r in rows if r["variant"] == "hand")
     total_fw = sum(r["n"] / r["sagas_per_s"] for r in rows if r["variant"] == "framework")
     return {"by_case": by_case, "throughput_ratio": total_hand / total_fw}
+
+
+def _pair(
+    rows: list[dict[str, Any]], n: int, path: str, round_: int
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    found = {r["variant"]: r for r in rows if (r["n"], r["path"], r["round"]) == (n, path, round_)}
+    return found["hand"], found["framework"]
 
 
 if __name__ == "__main__":
@@ -236,7 +271,14 @@ if __name__ == "__main__":
         action="store_true",
         help="framework sagas without the live audit log and search attributes",
     )
+    parser.add_argument(
+        "--aa",
+        action="store_true",
+        help="A/A check: the hand-written saga in both slots (the ratios show the noise)",
+    )
     args = parser.parse_args()
+    if args.aa:
+        VARIANTS["framework"] = HandWrittenSagaAgain
     START["plain"] = args.plain_start or args.lean
     START["lean"] = args.lean
     log_file = _configure_logs(args.log)
