@@ -1,0 +1,129 @@
+"""The CPU the saga engine's own workflow code costs, measured by replay, where noise is low.
+
+Usage: python -m bench.activation_cost [--n 200] [--repeats 5]
+
+Records one happy and one compensating history of each variant (hand-written, framework
+with the default engine, framework lean) on a dev server, then replays each history
+``--n`` times in this process, sandboxed and configured as workers run (`SagaPlugin`),
+and times every workflow activation in thread CPU time. The figure per history is the
+median over ``--repeats`` repetitions.
+
+This measures only the workflow code (the engine, the sandbox, the SDK's handling of
+each activation inside it), about a sixth of a worker's CPU per saga; nothing else runs
+meanwhile, so differences of a few percent are visible here that the throughput
+benchmark (`bench.saga_overhead`) cannot resolve on a shared 2-core machine. A replay
+logs nothing, so the live audit log's rendering is not in these figures; the hash chain
+is. Results go to bench/results/activation_cost-<time>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from temporalio.client import WorkflowHistory
+from temporalio.worker import Replayer, _workflow_instance
+
+from bench import saga_overhead
+from bench.workloads import FrameworkSaga, HandWrittenSaga, Order
+from temporal_sagas import SagaPlugin
+
+#: (label, workflow, lean)
+VARIANTS: list[tuple[str, Any, bool]] = [
+    ("hand-written", HandWrittenSaga, False),
+    ("framework (default)", FrameworkSaga, False),
+    ("framework (lean)", FrameworkSaga, True),
+]
+_spent = [0.0]
+
+
+def _timed_activate() -> None:
+    """Add every activation's thread CPU time to ``_spent`` (SDK internals, temporalio 1.35)."""
+    original = _workflow_instance._WorkflowInstanceImpl.activate
+
+    def activate(self: Any, act: Any) -> Any:
+        started = time.thread_time()
+        try:
+            return original(self, act)
+        finally:
+            _spent[0] += time.thread_time() - started
+
+    _workflow_instance._WorkflowInstanceImpl.activate = activate
+
+
+async def _record() -> dict[tuple[str, str], WorkflowHistory]:
+    histories: dict[tuple[str, str], WorkflowHistory] = {}
+    async with saga_overhead.bench_worker(3) as (client, queue):
+        for label, wf, lean in VARIANTS:
+            saga_overhead.START["plain"] = saga_overhead.START["lean"] = lean
+            for path, fail_at in (("happy", None), ("compensating", 2)):
+                order = Order(key=f"cost-{uuid.uuid4().hex[:10]}", fail_at=fail_at, lean=lean)
+                waiters = asyncio.Semaphore(1)
+                handle = await saga_overhead._one(client, wf, order, queue, waiters)
+                histories[(label, path)] = await handle.fetch_history()
+    return histories
+
+
+async def _repeat(history: WorkflowHistory, n: int) -> AsyncIterator[WorkflowHistory]:
+    for _ in range(n):
+        yield history
+
+
+async def _cost(replayer: Replayer, history: WorkflowHistory, n: int, repeats: int) -> float:
+    """Median activation CPU per history, in ms."""
+    await replayer.replay_workflows(_repeat(history, 20))  # warm-up
+    samples = []
+    for _ in range(repeats):
+        _spent[0] = 0.0
+        await replayer.replay_workflows(_repeat(history, n))
+        samples.append(1000 * _spent[0] / n)
+    return statistics.median(samples)
+
+
+async def main(n: int, repeats: int) -> int:
+    saga_overhead._configure_logs("off")
+    histories = await _record()
+    _timed_activate()
+    plugins = [SagaPlugin(passthrough_modules=["bench"])]
+    rows = []
+    for (label, path), history in histories.items():
+        wf = next(wf for name, wf, _ in VARIANTS if name == label)
+        replayer = Replayer(workflows=[wf], plugins=plugins)
+        cost = await _cost(replayer, history, n, repeats)
+        rows.append({"variant": label, "path": path, "events": len(history.events), "ms": cost})
+        print(f"{label:>20} {path:<12} events={len(history.events)} {cost:6.3f} ms", flush=True)
+    hand = {r["path"]: r["ms"] for r in rows if r["variant"] == "hand-written"}
+    for row in rows:
+        row["ratio"] = row["ms"] / hand[row["path"]]
+    out = (
+        Path(__file__).parent / "results" / f"activation_cost-{time.strftime('%Y%m%dT%H%M%S')}.json"
+    )
+    out.write_text(json.dumps({"n": n, "repeats": repeats, "rows": rows}, indent=2))
+    for path in ("happy", "compensating"):
+        line = ", ".join(
+            f"{r['variant']} {r['ms']:.2f} ms ({r['ratio']:.2f}x)"
+            for r in rows
+            if r["path"] == path
+        )
+        print(f"{path}: {line}")
+    print(f"results: bench/results/{out.name}")
+    return 0
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=200)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    code = asyncio.run(main(args.n, args.repeats))
+    sys.stdout.flush()
+    os._exit(code)
