@@ -1,4 +1,4 @@
-"""The CPU the saga engine's own workflow code costs, measured by replay, where noise is low.
+"""The CPU the saga engine's own workflow code costs, measured by replay (quieter).
 
 Usage: python -m bench.activation_cost [--n 200] [--repeats 5]
 
@@ -9,9 +9,9 @@ and times every workflow activation in thread CPU time. The figure per history i
 median over ``--repeats`` repetitions.
 
 This measures only the workflow code (the engine, the sandbox, the SDK's handling of
-each activation inside it), about a sixth of a worker's CPU per saga; nothing else runs
-meanwhile, so differences of a few percent are visible here that the throughput
-benchmark (`bench.saga_overhead`) cannot resolve on a shared 2-core machine. A replay
+each activation inside it), about a sixth of a worker's CPU per saga. Nothing else runs
+meanwhile, so it is quieter than the throughput benchmark (`bench.saga_overhead`) on a
+shared 2-core machine; two runs still differ by up to about 15% in their ratios. A replay
 logs nothing, so the live audit log's rendering is not in these figures; the hash chain
 is. Results go to bench/results/activation_cost-<time>.json.
 """
