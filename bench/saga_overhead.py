@@ -1,4 +1,4 @@
-"""Hand-written vs framework sagas on one dev server: throughput, latency, CPU, history size.
+"""Hand-written vs framework sagas on the dev server: throughput, latency, CPU, history size.
 
 Usage: python -m bench.saga_overhead [--sizes 100,1000,5000] [--steps 3] [--rounds 2]
                                      [--lean | --aa]
