@@ -33,7 +33,7 @@ from typing import Any
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer, _workflow_instance
 
-from bench import saga_overhead
+from bench import overhead_split, saga_overhead
 from bench.workloads import FrameworkSaga, HandWrittenSaga, Order
 from temporal_sagas import SagaPlugin
 
@@ -43,21 +43,6 @@ VARIANTS: list[tuple[str, Any, bool]] = [
     ("framework (default)", FrameworkSaga, False),
     ("framework (lean)", FrameworkSaga, True),
 ]
-_spent = [0.0]
-
-
-def _timed_activate() -> None:
-    """Add every activation's thread CPU time to ``_spent`` (SDK internals, temporalio 1.35)."""
-    original = _workflow_instance._WorkflowInstanceImpl.activate
-
-    def activate(self: Any, act: Any) -> Any:
-        started = time.thread_time()
-        try:
-            return original(self, act)
-        finally:
-            _spent[0] += time.thread_time() - started
-
-    _workflow_instance._WorkflowInstanceImpl.activate = activate
 
 
 async def _record() -> dict[tuple[str, str], WorkflowHistory]:
@@ -83,16 +68,17 @@ async def _cost(replayer: Replayer, history: WorkflowHistory, n: int, repeats: i
     await replayer.replay_workflows(_repeat(history, 20))  # warm-up
     samples = []
     for _ in range(repeats):
-        _spent[0] = 0.0
+        overhead_split._spent.clear()
         await replayer.replay_workflows(_repeat(history, n))
-        samples.append(1000 * _spent[0] / n)
+        samples.append(1000 * overhead_split._spent["workflow"] / n)
     return statistics.median(samples)
 
 
 async def main(n: int, repeats: int) -> int:
     saga_overhead._configure_logs("off")
     histories = await _record()
-    _timed_activate()
+    # The SDK's own activation method, timed as `bench.overhead_split` times its stages.
+    overhead_split._time_sync(_workflow_instance._WorkflowInstanceImpl, "activate", "workflow")
     plugins = [SagaPlugin(passthrough_modules=["bench"])]
     rows = []
     for (label, path), history in histories.items():
