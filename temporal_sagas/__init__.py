@@ -4,6 +4,7 @@ The public API is what ``__all__`` lists; everything else is private.
 """
 
 from temporal_sagas._audit import AuditEvent
+from temporal_sagas._audit_writer import flush_audit_log
 from temporal_sagas._client import operator_action, saga_state, start_saga
 from temporal_sagas._context import current_idempotency_key, current_step
 from temporal_sagas._errors import (
@@ -90,6 +91,7 @@ __all__ = [
     "current_idempotency_key",
     "current_step",
     "drop_replayed",
+    "flush_audit_log",
     "idempotent",
     "operator_action",
     "register_definition",

@@ -47,6 +47,7 @@ PUBLIC = {
         "current_idempotency_key",
         "current_step",
         "drop_replayed",
+        "flush_audit_log",
         "idempotent",
         "operator_action",
         "register_definition",

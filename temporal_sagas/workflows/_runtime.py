@@ -20,11 +20,10 @@ from temporal_sagas.workflows._options import StepOptions
 from temporal_sagas.workflows._records import Ledger
 
 with workflow.unsafe.imports_passed_through():
-    import structlog
+    # One writer (and thread) per process, also where temporal_sagas is not passed through.
+    from temporal_sagas._audit_writer import AUDIT_WRITER
 
 T = TypeVar("T")
-
-_log = structlog.get_logger("temporal_sagas.saga")
 
 
 class SagaRuntime:
@@ -52,8 +51,9 @@ class SagaRuntime:
     ) -> None:
         """Record a transition in the timeline and log it once (never on replay).
 
-        Without the audit log the event still gets its id (the timeline is what
-        the query returns and what history rebuilds compare with), but no chain.
+        The audit event goes to `AUDIT_WRITER`, which logs it off the workflow
+        thread. Without the audit log the event still gets its id (the timeline is
+        what the query returns and what history rebuilds compare with), but no chain.
         """
         event = SagaEvent(
             kind=kind,
@@ -71,7 +71,7 @@ class SagaRuntime:
         fields = self._chain().append(event, record.idempotency_key if record else None)
         if not workflow.unsafe.is_replaying_history_events():
             fields[AUDIT_MARKER] = True
-            _log.info(kind.value, **fields)
+            AUDIT_WRITER.submit(kind.value, fields)
 
     def _next_event_id(self) -> str:
         """``<run id>/<WorkflowTaskStarted event id>.<index>``, the same on every replay.

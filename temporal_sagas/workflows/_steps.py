@@ -9,9 +9,11 @@ from temporalio.exceptions import ApplicationError
 
 from temporal_sagas._errors import SAGA_ABORTED, SagaDefinitionError
 
+_RESERVED = frozenset("/[]#")
+
 
 def check_name(what: str, name: str) -> None:
-    if not name or any(c in name for c in "/[]#") or name != name.strip():
+    if not name or not _RESERVED.isdisjoint(name) or name != name.strip():
         raise SagaDefinitionError(
             f"invalid {what} {name!r}: use a non-empty name without '/', '[', ']', '#' or "
             "surrounding spaces (it becomes part of idempotency keys and activity ids)"

@@ -12,6 +12,7 @@ from pydantic import SecretStr
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from temporal_sagas import flush_audit_log
 from temporal_sagas._audit import AuditEvent, SagaIdentity, build_audit_trail
 from temporal_sagas._log_processors import REDACTED, Redactor
 from temporal_sagas._models import SagaEvent, SagaEventKind, SagaStatus
@@ -160,6 +161,7 @@ async def test_secrets_in_saga_input_and_step_result_never_reach_log_or_sinks(
                 audit_secrets.PaySaga.run, payment, id=wid, task_queue=saga_task_queue
             )
             history = await closed_history(handle)
+        flush_audit_log()  # the engine's writer thread, then the sink's own
         postgres_sink.flush()
 
     text = captured.stream.getvalue() + captured.sink.path.read_text()

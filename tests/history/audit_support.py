@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from typing import Any
 
 import structlog
 
+from temporal_sagas import flush_audit_log
 from temporal_sagas._audit import AUDIT_MARKER, AuditEvent
 from temporal_sagas._log_processors import audit_processors
 from temporal_sagas.activities._audit_sinks import AuditSink, JsonlAuditSink, read_jsonl
@@ -23,14 +25,17 @@ class Captured:
 
     sink: JsonlAuditSink
     stream: io.StringIO
+    threads: list[str]  # the thread each audit event was logged from
 
     def lines(self) -> list[dict[str, Any]]:
+        flush_audit_log()  # the engine's events are logged by a background thread
         return [json.loads(line) for line in self.stream.getvalue().splitlines() if line]
 
     def audit_lines(self) -> list[dict[str, Any]]:
         return [line for line in self.lines() if line.get(AUDIT_MARKER) is True]
 
     def sunk(self) -> list[AuditEvent]:
+        flush_audit_log()
         if not self.sink.path.exists():
             return []
         return read_jsonl(self.sink.path.read_text().splitlines())
@@ -43,9 +48,17 @@ def audit_logging(
     """Install replay guard, redaction, a JSONL sink and a JSON renderer; restore after."""
     sink = JsonlAuditSink(path)
     stream = io.StringIO()
+    threads: list[str] = []
+
+    def note_thread(logger: Any, method: str, event: dict[str, Any]) -> dict[str, Any]:
+        if event.get(AUDIT_MARKER) is True:
+            threads.append(threading.current_thread().name)
+        return event
+
     saved = structlog.get_config()
     structlog.configure(
         processors=[
+            note_thread,
             *audit_processors(sink, *more_sinks, redact_keys=redact_keys),
             structlog.processors.JSONRenderer(default=str),
         ],
@@ -54,8 +67,9 @@ def audit_logging(
         cache_logger_on_first_use=False,
     )
     try:
-        yield Captured(sink=sink, stream=stream)
+        yield Captured(sink=sink, stream=stream, threads=threads)
     finally:
+        flush_audit_log()  # queued events belong to this pipeline, not the next one
         structlog.configure(**saved)
 
 

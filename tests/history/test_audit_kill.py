@@ -11,6 +11,7 @@ from pathlib import Path
 
 from temporalio.testing import WorkflowEnvironment
 
+from temporal_sagas._audit import AuditEvent
 from temporal_sagas.activities._audit_sinks import read_jsonl
 from temporal_sagas.history import audit_trail
 from tests.history.audit_support import closed_history, same_events
@@ -27,6 +28,10 @@ def _worker(address: str, queue: str, jsonl: Path, control: Path) -> subprocess.
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+
+
+def _logged(jsonl: Path) -> list[AuditEvent]:
+    return read_jsonl(jsonl.read_text().splitlines()) if jsonl.exists() else []
 
 
 async def test_worker_killed_mid_saga_logs_every_event_once(
@@ -49,13 +54,17 @@ async def test_worker_killed_mid_saga_logs_every_event_once(
         await wait_until(lambda: (control / "ready").exists(), polls=400)
         handle = await start(client, saga_task_queue, script, wid)
         await wait_until(lambda: (control / f"blocked-{wid}").exists(), polls=400)
-        logged_before = read_jsonl(jsonl.read_text().splitlines())
+        # The worker logs audit events from a background thread: give it its moment.
+        await wait_until(lambda: len(_logged(jsonl)) >= 4, polls=200)
+        logged_before = _logged(jsonl)
         os.kill(first.pid, signal.SIGKILL)
         await asyncio.to_thread(first.wait)
         (control / f"blocked-{wid}").unlink()
         (control / f"release-{wid}").touch()
         second = _worker(address, saga_task_queue, jsonl, control)
         history = await closed_history(handle)
+        closing = len(audit_trail(history))
+        await wait_until(lambda: len(_logged(jsonl)) >= closing, polls=200)
     finally:
         for proc in (first, second):
             if proc is not None and proc.poll() is None:
@@ -65,5 +74,5 @@ async def test_worker_killed_mid_saga_logs_every_event_once(
     trail = audit_trail(history)
     kinds = ["saga.started", "step.scheduled", "step.completed", "step.scheduled"]
     assert [e.kind.value for e in logged_before] == kinds
-    same_events(read_jsonl(jsonl.read_text().splitlines()), trail)
+    same_events(_logged(jsonl), trail)
     assert trail[-1].detail == "COMPENSATED"

@@ -68,6 +68,20 @@ async def test_forced_replays_emit_every_event_once_equal_to_the_history_trail(
     assert logged == [e.event_id for e in trail]
 
 
+async def test_audit_events_are_logged_by_the_writer_thread_not_the_workflow_thread(
+    saga_dev_env: WorkflowEnvironment, saga_task_queue: str, tmp_path: Path
+) -> None:
+    client, wid = saga_dev_env.client, new_id("audit-thread")
+    with audit_logging(tmp_path / "audit.jsonl") as captured:
+        async with saga_worker(client, saga_task_queue):
+            await closed_history(await start(client, saga_task_queue, COMPENSATED, wid))
+        logged = captured.audit_lines()
+
+    assert [line["workflow_id"] for line in logged] == [wid] * len(logged)
+    assert len(logged) == len(captured.threads) > 0
+    assert set(captured.threads) == {"saga-audit-writer"}
+
+
 async def test_without_the_audit_log_nothing_is_logged_yet_history_gives_the_trail(
     saga_dev_env: WorkflowEnvironment, saga_task_queue: str, tmp_path: Path
 ) -> None:
