@@ -55,6 +55,7 @@ def audit_logging(
             threads.append(threading.current_thread().name)
         return event
 
+    flush_audit_log()  # events queued before belong to the pipeline they were made under
     saved = structlog.get_config()
     structlog.configure(
         processors=[
