@@ -139,7 +139,7 @@ def flush_audit_log(timeout: float | None = None) -> bool:
 
     Saga audit events are logged by a background thread, so a test or a script that
     reads a log or a sink right after a saga closed calls this first. Workers started
-    with `temporal_sagas.workers` call it when they stop, and it runs at exit.
+    with `SagaPlugin` call it when they stop, and it runs at exit.
 
     Args:
         timeout: Seconds to wait at most; None waits as long as it takes.

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from temporal_sagas._audit_writer import EXIT_FLUSH_SECONDS, flush_audit_log
 from temporal_sagas.workers._app import SagaApp
 from temporal_sagas.workers._metrics import build_runtime
 from temporal_sagas.workers._run import ConnectError, build_worker, connect
@@ -87,5 +86,4 @@ async def run_worker_in_background(
     finally:
         await worker.shutdown()
         with contextlib.suppress(Exception):
-            await running
-        await asyncio.to_thread(flush_audit_log, EXIT_FLUSH_SECONDS)
+            await running  # returns once SagaPlugin logged the last audit events

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from temporalio.contrib.pydantic import PydanticPayloadConverter
 from temporalio.converter import DataConverter, DefaultFailureConverter, PayloadCodec
 from temporalio.plugin import SimplePlugin
-from temporalio.worker import WorkflowRunner
+from temporalio.worker import Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from temporal_sagas._audit_writer import EXIT_FLUSH_SECONDS, flush_audit_log
 from temporal_sagas.workers._failures import SagaFailureConverter
 from temporal_sagas.workers._interceptor import SagaInterceptor
 
@@ -26,7 +28,9 @@ class SagaPlugin(SimplePlugin):
     It sets the pydantic data converter (keeping any payload codec already set) and
     `SagaFailureConverter` (unless another failure converter was set),
     installs the interceptor that carries step context to activities, and passes
-    the framework and structlog through the workflow sandbox. Give it to
+    the framework and structlog through the workflow sandbox. A worker that runs
+    with it waits, when it stops, until the audit events of its last workflow tasks
+    were logged (`flush_audit_log`, at most 5 s). Give it to
     ``Client.connect(plugins=[SagaPlugin()])``; workers built from that client
     inherit it. Give it to ``Replayer(plugins=[SagaPlugin()])`` for replay tests.
 
@@ -58,6 +62,17 @@ class SagaPlugin(SimplePlugin):
             interceptors=[SagaInterceptor()],
             workflow_runner=runner,
         )
+
+    async def run_worker(self, worker: Worker, next: Callable[[Worker], Awaitable[None]]) -> None:
+        """Run the worker; once it stopped, wait for the audit events it emitted.
+
+        The engine's audit events are logged by a background thread, so the last
+        workflow tasks' events may still be queued when the worker returns.
+        """
+        try:
+            await super().run_worker(worker, next)
+        finally:
+            await asyncio.to_thread(flush_audit_log, EXIT_FLUSH_SECONDS)
 
 
 def _pydantic_converter(

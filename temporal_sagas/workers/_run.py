@@ -20,7 +20,6 @@ from temporalio.client import Client, TLSConfig
 from temporalio.runtime import Runtime
 from temporalio.worker import Interceptor, Worker
 
-from temporal_sagas._audit_writer import EXIT_FLUSH_SECONDS, flush_audit_log
 from temporal_sagas._errors import SagaError
 from temporal_sagas.workers._app import SagaApp
 from temporal_sagas.workers._health import HealthServer
@@ -270,9 +269,7 @@ async def _run_until_signalled(
                 f"{settings.namespace!r} exists on {settings.address}"
             )
         await worker.shutdown()
-        await running
-        # Audit events of the last workflow tasks may still be queued for the writer.
-        await asyncio.to_thread(flush_audit_log, EXIT_FLUSH_SECONDS)
+        await running  # returns once SagaPlugin logged the last audit events
     finally:
         stopping.cancel()
         for signum in (signal.SIGTERM, signal.SIGINT):
