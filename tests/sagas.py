@@ -53,6 +53,7 @@ class Script(BaseModel):
     abort_after: str | None = None
     wait_timeout_after: str | None = None
     audit_log: bool = True
+    search_attributes: bool = True
 
 
 class Call(BaseModel):
@@ -201,6 +202,7 @@ class ScriptedSaga:
             policy=script.policy,
             park_on_failure=script.park_on_failure,
             audit_log=script.audit_log,
+            search_attributes=script.search_attributes,
             action_options=ACTION_OPTIONS,
             compensation_options=StepOptions(
                 start_to_close_timeout=timedelta(minutes=5),

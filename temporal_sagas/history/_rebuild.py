@@ -7,8 +7,12 @@ upserts, operator decisions are workflow updates, and every timeline timestamp i
 the start time of the workflow task that made the transition. This module replays
 those facts in the order the engine produced them.
 
-Known limits: local-activity and child-saga steps are not rebuilt, and a saga that
-scheduled no activity reports its key as the workflow id and the default policy.
+A saga run without search attributes has no status upserts; its COMPENSATING and
+closing status are inferred from its first compensation and the workflow's close event.
+
+Known limits: local-activity and child-saga steps are not rebuilt, a saga that
+scheduled no activity reports its key as the workflow id and the default policy, and
+without search attributes a park is not seen.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from temporalio.exceptions import ActivityError
 
 from temporal_sagas._audit import event_id
 from temporal_sagas._context import STEP_HEADER
+from temporal_sagas._errors import SAGA_COMPENSATED
 from temporal_sagas._models import (
     CompensationPolicy,
     CompensationRecord,
@@ -56,6 +61,15 @@ _INPUTS = frozenset(
         EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT,
         EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED,
         EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED,
+    }
+)
+
+
+_CLOSES = frozenset(
+    {
+        EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED,
+        EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED,
+        EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED,
     }
 )
 
@@ -203,6 +217,8 @@ class _Rebuilder:
             self.on_update_completed(event)
         elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_CANCEL_REQUESTED:
             pass  # handled with the cancel request that caused it
+        elif kind in _CLOSES:
+            self.on_workflow_closed(event)
 
     def on_started(self, event: HistoryEvent) -> None:
         attrs = event.workflow_execution_started_event_attributes
@@ -309,6 +325,25 @@ class _Rebuilder:
             reason = event.workflow_execution_cancel_requested_event_attributes.cause
             self.emit(SagaEventKind.CANCEL_REQUESTED, detail=reason)
 
+    def on_workflow_closed(self, event: HistoryEvent) -> None:
+        """The workflow closed: close the saga too, if no status upsert already did.
+
+        A saga with ``search_attributes=False`` records no final status; the engine
+        closes it in the workflow task that completes the workflow, so the close
+        event tells which status it was.
+        """
+        if self.status.is_terminal or self.started_at is None:
+            return
+        kind = event.event_type
+        if kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
+            self.change_status(SagaStatus.COMPLETED)
+        elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED:
+            self.change_status(SagaStatus.CANCELLED)
+        else:
+            failure = event.workflow_execution_failed_event_attributes.failure
+            compensated = failure.application_failure_info.type == SAGA_COMPENSATED
+            self.change_status(SagaStatus.COMPENSATED if compensated else SagaStatus.FAILED)
+
     # -- commands: schedules, status changes, operator decisions -----------------------
 
     def on_scheduled(self, event: HistoryEvent) -> None:
@@ -354,6 +389,10 @@ class _Rebuilder:
         step = self.steps.get(act.context.step)
         if step is None:
             return
+        if self.status is SagaStatus.RUNNING:
+            # A saga without search attributes upserts no COMPENSATING; the engine
+            # sets it right before it schedules the first compensation.
+            self.change_status(SagaStatus.COMPENSATING)
         step.comp_rounds += 1
         step.comp_status = CompensationStatus.SCHEDULED
         step.comp_failure = None
@@ -365,7 +404,10 @@ class _Rebuilder:
         if SAGA_STATUS.name not in fields:
             return
         value = _payloads.from_payloads([fields[SAGA_STATUS.name]])[0]
-        status = SagaStatus(str(value))
+        self.change_status(SagaStatus(str(value)))
+
+    def change_status(self, status: SagaStatus) -> None:
+        """Move to ``status`` (a no-op when already there), with the events it implies."""
         previous, self.status = self.status, status
         if status is previous:
             return

@@ -82,7 +82,8 @@ class Saga:
         action_options: Defaults for every step's action.
         compensation_options: Defaults for every compensation.
         search_attributes: Upsert ``SagaName``/``SagaStatus``. The namespace must
-            have them registered (``sagas dev`` and the test fixtures do).
+            have them registered (``sagas dev`` and the test fixtures do). When
+            False a history rebuild infers the status (a park excepted).
         audit_log: Log each transition as an audit event while the saga runs (the
             default). When False nothing is logged live, which saves most of the
             engine's CPU cost; the same trail, ids and hashes included, can still

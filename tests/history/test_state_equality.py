@@ -108,6 +108,39 @@ async def test_live_history_and_exported_file_give_equal_states(
     assert_same_state(live, exported)
 
 
+async def wait_for_queried_status(handle: WorkflowHandle[Any, Any], status: SagaStatus) -> None:
+    """Without search attributes, only the live query tells the status."""
+    for _ in range(600):
+        if (await saga_state(handle)).status is status:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{handle.id} never reached {status}")
+
+
+CLOSED = [SagaStatus.COMPLETED, SagaStatus.COMPENSATED, SagaStatus.FAILED, SagaStatus.CANCELLED]
+
+
+@pytest.mark.parametrize("status", CLOSED, ids=lambda s: s.value.lower())
+async def test_without_search_attributes_history_still_gives_the_live_state(
+    saga_dev_env: WorkflowEnvironment, saga_task_queue: str, status: SagaStatus
+) -> None:
+    client, wid = saga_dev_env.client, new_id(f"eq-nosa-{status.value.lower()}")
+    script = SCRIPTS[status].model_copy(update={"search_attributes": False})
+    async with saga_worker(client, saga_task_queue):
+        handle = await start(client, saga_task_queue, script, wid)
+        if status is SagaStatus.CANCELLED:
+            await wait_until(lambda: any(e.step == "charge" for e in entries(wid)))
+            await handle.cancel()
+        await wait_for_queried_status(handle, status)
+        live = await saga_state(handle)
+        history = await handle.fetch_history()
+
+    assert not any(
+        e.HasField("upsert_workflow_search_attributes_event_attributes") for e in history.events
+    )
+    assert_same_state(live, saga_state_from_history(history))
+
+
 async def test_operator_skip_rebuilds_with_reason_after_close(
     saga_dev_env: WorkflowEnvironment, saga_task_queue: str
 ) -> None:
