@@ -133,6 +133,9 @@ class SagaDefinition(_Spec):
         key: JMESPath over ``{input: ...}`` giving the business key (default: workflow id).
         input_schema: A JSON Schema the saga input must satisfy.
         policy: How compensations run.
+        park_on_failure: Park in NEEDS_ATTENTION when a compensation fails for good.
+        search_attributes: Upsert ``SagaName``/``SagaStatus`` (see `Saga`).
+        audit_log: Log each transition as an audit event live (see `Saga`).
         steps: The steps, in order.
         output: JMESPath over ``{input, steps}`` giving the result (default: ``steps``).
     """
@@ -147,20 +150,35 @@ class SagaDefinition(_Spec):
         description="one of sequential, continue_on_error, parallel",
     )
     park_on_failure: bool = Field(True, description="true or false")
+    search_attributes: bool = Field(True, description="true or false")
+    audit_log: bool = Field(True, description="true or false")
     defaults: DefaultsSpec = Field(DefaultsSpec(), description="a mapping: action, compensation")
     steps: tuple[StepSpec, ...] = Field(min_length=1, description="a list of at least one step")
     output: str | None = Field(None, description="a JMESPath over {input, steps}")
 
     @property
     def content_hash(self) -> str:
-        """SHA-256 of the canonical JSON form: same meaning, same hash."""
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        """SHA-256 of the canonical JSON form: same meaning, same hash.
+
+        Fields added after the first release are left out while they hold their
+        default, so a definition that does not use them keeps the hash its running
+        sagas recorded.
+        """
+        data = self.model_dump(mode="json")
+        for name, default in _LATER_FIELDS.items():
+            if data.get(name) == default:
+                del data[name]
+        canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 
     @property
     def ref(self) -> str:
         """``name@vN``, how logs and errors name this definition."""
         return f"{self.name}@v{self.version}"
+
+
+#: Fields added to `SagaDefinition` after hashes were first recorded, with defaults.
+_LATER_FIELDS: dict[str, Any] = {"search_attributes": True, "audit_log": True}
 
 
 @dataclasses.dataclass(frozen=True)

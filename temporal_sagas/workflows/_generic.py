@@ -180,6 +180,8 @@ class DefinitionSaga:
             key=key,
             policy=definition.policy,
             park_on_failure=definition.park_on_failure,
+            search_attributes=definition.search_attributes,
+            audit_log=definition.audit_log,
             action_options=_options(defaults.action),
             compensation_options=_options(defaults.compensation),
         )

@@ -72,6 +72,18 @@ def test_content_hash_ignores_formatting_but_not_meaning() -> None:
     assert parse_definition(compact).content_hash != parse_definition(changed).content_hash
 
 
+def test_content_hash_of_a_definition_without_the_newer_fields_is_the_one_sagas_recorded() -> None:
+    # Sagas in flight carry this hash in a marker: a changed hash would stop them.
+    compact = '{"name": "h", "version": 1, "steps": [{"name": "a", "action": "x"}]}'
+    explicit = compact.replace('"version": 1', '"version": 1, "audit_log": true')
+    lean = compact.replace('"version": 1', '"version": 1, "audit_log": false')
+
+    recorded = "2ea260d65c6854a8e0698a9805d5dc7be7e91866844b870907a11ad18a74e4c6"
+    assert parse_definition(compact).content_hash == recorded
+    assert parse_definition(explicit).content_hash == recorded
+    assert parse_definition(lean).content_hash != recorded
+
+
 def test_json_definition_reports_errors_with_lines() -> None:
     text = (
         '{\n  "name": "j",\n  "version": 1,\n  "steps": [\n'

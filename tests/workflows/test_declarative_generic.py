@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,7 +12,9 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from temporal_sagas import saga_state
+from temporal_sagas import SagaEventKind, saga_state
+from temporal_sagas._search_attributes import SAGA_NAME, SAGA_STATUS
+from temporal_sagas.history import audit_trail
 from temporal_sagas.workflows import (
     DEFINITIONS,
     DefinitionSaga,
@@ -19,6 +22,7 @@ from temporal_sagas.workflows import (
     parse_definition,
     register_definition,
 )
+from tests.history.audit_support import audit_logging
 from tests.sagas import new_id, task_failure_message, wait_until
 from tests.workflows.trip_styles import ACTIVITIES, TRIP_YAML, Trip, journal, release
 
@@ -147,3 +151,31 @@ async def test_changed_definition_under_the_same_version_stops_the_saga_until_re
     assert not drifted
     assert set(result) == {"car", "hotel"}
     assert journal(trip.trip_id)[-1] == ("reserved", "hotel")
+
+
+async def test_definition_with_audit_log_and_search_attributes_off_logs_and_upserts_nothing(
+    saga_dev_env: WorkflowEnvironment, saga_task_queue: str, tmp_path: Path
+) -> None:
+    client, name = saga_dev_env.client, f"lean-{uuid.uuid4().hex[:6]}"
+    text = _definition(name, 1, ("car", "hotel")) + "audit_log: false\nsearch_attributes: false\n"
+    register_definition(parse_definition(text))
+    trip = _trip()
+    with audit_logging(tmp_path / "audit.jsonl") as captured:
+        async with Worker(
+            client, task_queue=saga_task_queue, workflows=[DefinitionSaga], activities=ACTIVITIES
+        ):
+            handle = await _start(client, saga_task_queue, name, 1, trip)
+            result = await handle.result()
+            history = await handle.fetch_history()
+        logged = captured.audit_lines()
+
+    upserts = [
+        e.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields
+        for e in history.events
+        if e.HasField("upsert_workflow_search_attributes_event_attributes")
+    ]
+    upserted = {key for fields in upserts for key in fields}
+    assert set(result) == {"car", "hotel"}
+    assert logged == []
+    assert upserted.isdisjoint({SAGA_NAME.name, SAGA_STATUS.name})  # the patch marker's only
+    assert [e.kind for e in audit_trail(history)][-1] is SagaEventKind.SAGA_CLOSED
