@@ -131,11 +131,11 @@ class StepRecord(_Frozen):
     """One step of the saga: its action and its compensation."""
 
     name: str
-    activity: str
+    activity: str = Field(description="The activity type, or a child saga's workflow type.")
     kind: Literal["activity", "local_activity", "child_saga"] = "activity"
     status: StepStatus
     idempotency_key: str
-    activity_id: str
+    activity_id: str = Field(description="The activity id, or a child saga's workflow id.")
     pivot: bool = False
     after_pivot: bool = False
     scheduled_at: datetime

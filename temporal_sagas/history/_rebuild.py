@@ -10,14 +10,17 @@ those facts in the order the engine produced them.
 A saga run without search attributes has no status upserts; its COMPENSATING and
 closing status are inferred from its first compensation and the workflow's close event.
 
-Known limits: local-activity and child-saga steps are not rebuilt, a saga that
+A child-saga step is read from the parent's child-workflow events; its start carries
+the same header.
+
+Known limits: local-activity steps are not rebuilt, a saga that
 scheduled no activity reports its key as the workflow id and the default policy, and
 without search attributes a park is not seen.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC as _UTC
 from datetime import datetime
 from typing import Any
@@ -28,14 +31,13 @@ from temporalio.api.failure.v1 import Failure
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, ChildWorkflowError
 
 from temporal_sagas._audit import event_id
 from temporal_sagas._context import STEP_HEADER
 from temporal_sagas._errors import SAGA_COMPENSATED
 from temporal_sagas._models import (
     CompensationPolicy,
-    CompensationRecord,
     CompensationStatus,
     FailureInfo,
     OperatorAction,
@@ -44,97 +46,24 @@ from temporal_sagas._models import (
     SagaState,
     SagaStatus,
     StepContext,
-    StepRecord,
     StepStatus,
 )
 from temporal_sagas._search_attributes import SAGA_NAME, SAGA_STATUS
 from temporal_sagas.history._files import SagaHistoryError
+from temporal_sagas.history._steps import (
+    CHILD_OUTCOMES,
+    CLOSE_EVENTS,
+    INPUT_EVENTS,
+    RebuiltStep,
+    Scheduled,
+    outcome_attributes,
+    round_of,
+)
 from temporal_sagas.workflows._records import failure_info
 
 _converter = pydantic_data_converter
 _payloads = _converter.payload_converter
 _OPERATOR_UPDATES = {"saga_retry": "retry", "saga_skip": "skip", "saga_resolve": "resolve"}
-_INPUTS = frozenset(
-    {
-        EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED,
-        EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED,
-        EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT,
-        EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED,
-        EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED,
-    }
-)
-
-
-_CLOSES = frozenset(
-    {
-        EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED,
-        EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED,
-        EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED,
-    }
-)
-
-
-@dataclass
-class _Activity:
-    """One scheduled activity of the saga, as found in the history."""
-
-    context: StepContext
-    activity_type: str
-    activity_id: str
-    input: list[Payload]
-    result: list[Payload] | None = None
-
-
-@dataclass
-class _Step:
-    name: str
-    context: StepContext
-    activity: str
-    scheduled_at: datetime
-    status: StepStatus = StepStatus.SCHEDULED
-    closed_at: datetime | None = None
-    failure: FailureInfo | None = None
-    comp_status: CompensationStatus = CompensationStatus.REGISTERED
-    comp_rounds: int = 0
-    comp_failure: FailureInfo | None = None
-    comp_reason: str | None = None
-    input: list[Payload] = field(default_factory=list)
-    result: list[Payload] | None = None
-
-    @property
-    def registered(self) -> bool:
-        """Whether a compensation counts as registered for this step."""
-        if self.context.compensation is None:
-            return False
-        return self.context.compensate_on == "attempt" or self.status is StepStatus.COMPLETED
-
-    def record(self) -> StepRecord:
-        key = self.context.step_key
-        compensation = None
-        if self.registered:
-            compensation = CompensationRecord(
-                activity=self.context.compensation or "",
-                status=self.comp_status,
-                idempotency_key=f"{key}/compensate",
-                activity_id=f"{key}/compensate",
-                rounds=self.comp_rounds,
-                failure=self.comp_failure,
-                reason=self.comp_reason,
-            )
-        return StepRecord(
-            name=self.name,
-            activity=self.activity,
-            kind="activity",
-            status=self.status,
-            idempotency_key=key,
-            activity_id=key,
-            pivot=self.context.pivot,
-            after_pivot=self.context.after_pivot,
-            scheduled_at=self.scheduled_at,
-            closed_at=self.closed_at,
-            failure=self.failure,
-            compensation=compensation,
-        )
 
 
 @dataclass
@@ -170,8 +99,8 @@ class _Rebuilder:
         self.run_id = ""
         self.started_at: datetime | None = None
         self.closed_at: datetime | None = None
-        self.steps: dict[str, _Step] = {}
-        self.activities: dict[int, _Activity] = {}
+        self.steps: dict[str, RebuiltStep] = {}
+        self.activities: dict[int, Scheduled] = {}
         self.timeline: list[SagaEvent] = []
         self.parked: list[str] = []
         self.operator_actions: list[OperatorAction] = []
@@ -201,11 +130,13 @@ class _Rebuilder:
             self.in_task = False
         elif kind == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
             self.on_task_completed()
-        elif kind in _INPUTS:
+        elif kind in INPUT_EVENTS:
             self.in_task = False
             self.pending.append(event)
         elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
             self.on_scheduled(event)
+        elif kind == EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED:
+            self.on_child_initiated(event)
         elif kind == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
             fields = event.upsert_workflow_search_attributes_event_attributes.search_attributes
             self.on_attributes(dict(fields.indexed_fields))
@@ -217,7 +148,7 @@ class _Rebuilder:
             self.on_update_completed(event)
         elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_CANCEL_REQUESTED:
             pass  # handled with the cancel request that caused it
-        elif kind in _CLOSES:
+        elif kind in CLOSE_EVENTS:
             self.on_workflow_closed(event)
 
     def on_started(self, event: HistoryEvent) -> None:
@@ -269,6 +200,8 @@ class _Rebuilder:
         elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT:
             tattrs = event.activity_task_timed_out_event_attributes
             self.on_activity_failed(tattrs.scheduled_event_id, "Activity task timed out", tattrs)
+        elif kind in CHILD_OUTCOMES:
+            self.on_child_closed(event)
 
     def on_activity_failed(self, scheduled_id: int, message: str, attrs: Any) -> None:
         act = self.activities.get(scheduled_id)
@@ -286,7 +219,31 @@ class _Rebuilder:
         error.__cause__ = _decode_failure(attrs.failure)
         self.on_activity_done(act, failure_info(error))
 
-    def on_activity_done(self, act: _Activity, failure: FailureInfo | None) -> None:
+    def on_child_closed(self, event: HistoryEvent) -> None:
+        """A child saga's run ended: its step completes or fails as the parent saw it."""
+        attrs = outcome_attributes(event)
+        act = self.activities.get(int(attrs.initiated_event_id))
+        if act is None:
+            return
+        if event.event_type == EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_COMPLETED:
+            act.result = list(attrs.result.payloads)
+            self.on_activity_done(act, None)
+            return
+        error = ChildWorkflowError(
+            CHILD_OUTCOMES[event.event_type],
+            namespace="",
+            workflow_id=act.activity_id,
+            run_id="",
+            workflow_type=act.activity_type,
+            initiated_event_id=int(attrs.initiated_event_id),
+            started_event_id=int(getattr(attrs, "started_event_id", 0)),
+            retry_state=None,
+        )
+        if event.event_type == EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_FAILED:
+            error.__cause__ = _decode_failure(attrs.failure)
+        self.on_activity_done(act, failure_info(error))
+
+    def on_activity_done(self, act: Scheduled, failure: FailureInfo | None) -> None:
         step = self.steps.get(act.context.step)
         if step is None:
             return
@@ -311,6 +268,9 @@ class _Rebuilder:
     def on_cancel(self, event: HistoryEvent) -> None:
         """A cancel request: a running forward step fails as cancelled first."""
         for step in self.steps.values():
+            # A child saga is cancelled in its own workflow; its step fails when that ends.
+            if step.kind != "activity":
+                continue
             if step.status is StepStatus.SCHEDULED and not step.context.after_pivot:
                 step.status = StepStatus.CANCELLED
                 step.closed_at = self.now
@@ -355,7 +315,7 @@ class _Rebuilder:
         self.name = context.saga
         self.key = context.saga_key
         self.policy = context.policy
-        act = _Activity(
+        act = Scheduled(
             context=context,
             activity_type=attrs.activity_type.name,
             activity_id=attrs.activity_id,
@@ -367,25 +327,42 @@ class _Rebuilder:
         else:
             self.on_compensation_scheduled(act)
 
-    def on_action_scheduled(self, act: _Activity) -> None:
+    def on_child_initiated(self, event: HistoryEvent) -> None:
+        attrs = event.start_child_workflow_execution_initiated_event_attributes
+        payload = attrs.header.fields.get(STEP_HEADER)
+        if payload is None:
+            return  # a child workflow started outside `Saga.child`
+        act = Scheduled(
+            context=_payloads.from_payloads([payload], [StepContext])[0],
+            activity_type=attrs.workflow_type.name,
+            activity_id=attrs.workflow_id,
+            input=list(attrs.input.payloads),
+            kind="child_saga",
+        )
+        self.activities[event.event_id] = act
+        self.on_action_scheduled(act)
+
+    def on_action_scheduled(self, act: Scheduled) -> None:
         assert self.now is not None
         step = self.steps.get(act.context.step)
         detail = None
         if step is None:
-            step = _Step(
+            step = RebuiltStep(
                 name=act.context.step,
                 context=act.context,
                 activity=act.activity_type,
                 scheduled_at=self.now,
                 input=act.input,
+                kind=act.kind,
+                activity_id=act.activity_id if act.kind == "child_saga" else None,
             )
             self.steps[step.name] = step
         else:
             step.status, step.failure = StepStatus.SCHEDULED, None
-            detail = f"round {_round(act.activity_id)}"
+            detail = f"round {round_of(act.activity_id)}"
         self.emit(SagaEventKind.STEP_SCHEDULED, step=step.name, detail=detail)
 
-    def on_compensation_scheduled(self, act: _Activity) -> None:
+    def on_compensation_scheduled(self, act: Scheduled) -> None:
         step = self.steps.get(act.context.step)
         if step is None:
             return
@@ -541,11 +518,6 @@ def _no_name(workflow_id: str) -> str:
         f"workflow {workflow_id!r} does not look like a saga: its history has no saga step "
         "header and no SagaName search attribute"
     )
-
-
-def _round(activity_id: str) -> int:
-    _, sep, number = activity_id.rpartition("#")
-    return int(number) if sep and number.isdigit() else 1
 
 
 def _json(payload: Payload) -> Any:

@@ -15,12 +15,13 @@ from temporalio.worker import (
     ActivityInboundInterceptor,
     ExecuteActivityInput,
     StartActivityInput,
+    StartChildWorkflowInput,
     StartLocalActivityInput,
     WorkflowInboundInterceptor,
     WorkflowInterceptorClassInput,
     WorkflowOutboundInterceptor,
 )
-from temporalio.workflow import ActivityHandle
+from temporalio.workflow import ActivityHandle, ChildWorkflowHandle
 
 from temporal_sagas._context import STEP_HEADER, incoming_step, outgoing_step
 from temporal_sagas._models import StepContext
@@ -72,6 +73,13 @@ class _WorkflowOutbound(WorkflowOutboundInterceptor):
     def start_local_activity(self, input: StartLocalActivityInput) -> ActivityHandle[Any]:
         input.headers = _with_step(input.headers)
         return super().start_local_activity(input)
+
+    async def start_child_workflow(
+        self, input: StartChildWorkflowInput
+    ) -> ChildWorkflowHandle[Any, Any]:
+        # The header puts a child-saga step's facts into the parent's history too.
+        input.headers = _with_step(input.headers)
+        return await super().start_child_workflow(input)
 
 
 class _ActivityInbound(ActivityInboundInterceptor):

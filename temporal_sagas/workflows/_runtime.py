@@ -187,6 +187,28 @@ class SagaRuntime:
         finally:
             outgoing_step.reset(token)
 
+    async def start_child(
+        self,
+        saga_workflow: Any,
+        arg: Any,
+        *,
+        context: StepContext,
+        workflow_id: str,
+        task_queue: str | None,
+    ) -> workflow.ChildWorkflowHandle[Any, Any]:
+        """Start a child saga with the step context attached as a header.
+
+        The outbound interceptor reads `outgoing_step` when the start command is
+        built, which happens inside the awaited call, in this task.
+        """
+        token = outgoing_step.set(context)
+        try:
+            return await workflow.start_child_workflow(
+                saga_workflow, arg, id=workflow_id, task_queue=task_queue
+            )
+        finally:
+            outgoing_step.reset(token)
+
     # -- cancellation ----------------------------------------------------------------------
 
     async def run_to_end(self, work: Callable[[], Coroutine[Any, Any, T]]) -> T:

@@ -45,6 +45,7 @@ from temporal_sagas.workflows._steps import (
     check_name,
     describe_failure,
     takes_result,
+    workflow_type_name,
 )
 
 A = TypeVar("A")
@@ -397,7 +398,7 @@ class Saga:
         key = f"{self.name}/{rt.ledger.key}/{step_name}"
         step = Step(
             name=step_name,
-            activity_name=getattr(saga_workflow, "__qualname__", str(saga_workflow)),
+            activity_name=workflow_type_name(saga_workflow),
             kind="child_saga",
             idempotency_key=key,
             activity_id=child_id,
@@ -419,10 +420,15 @@ class Saga:
                 else None,
             )
 
-        def launch(workflow_id: str) -> Awaitable[Any]:
-            return workflow.execute_child_workflow(
-                saga_workflow, arg, id=workflow_id, task_queue=task_queue
+        async def launch(workflow_id: str) -> Any:
+            handle = await rt.start_child(
+                saga_workflow,
+                arg,
+                context=rt.context_for(step_name, "action", key),
+                workflow_id=workflow_id,
+                task_queue=task_queue,
             )
+            return await handle
 
         result: R = await self._run(step, launch, register_after=True)
         return result

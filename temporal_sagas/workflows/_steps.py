@@ -36,6 +36,15 @@ def activity_name(fn: Any) -> str:
     return name if isinstance(name, str) else getattr(fn, "__name__", repr(fn))
 
 
+def workflow_type_name(run_fn: Any) -> str:
+    """The Temporal workflow type a ``@workflow.run`` method starts (as history names it)."""
+    if isinstance(run_fn, str):
+        return run_fn
+    defn = getattr(run_fn, "__temporal_workflow_definition", None)
+    name = getattr(defn, "name", None)
+    return name if isinstance(name, str) else getattr(run_fn, "__qualname__", repr(run_fn))
+
+
 def takes_result(compensate: Any, n_args: int, explicit: bool | None) -> bool:
     if explicit is not None or isinstance(compensate, str):
         return bool(explicit)

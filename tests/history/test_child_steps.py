@@ -1,0 +1,44 @@
+"""A parent saga's child-saga steps, rebuilt from the parent's history."""
+
+from __future__ import annotations
+
+import contextlib
+
+import pytest
+from temporalio.client import WorkflowFailureError
+from temporalio.testing import WorkflowEnvironment
+
+from temporal_sagas import SagaStatus, saga_state
+from temporal_sagas.history import audit_trail, saga_state_from_history
+from tests.history.test_state_equality import assert_same_state
+from tests.sagas import Script, ScriptedSaga, StepScript, new_id, saga_worker
+from tests.workflows.child_sagas import Family, ParentSaga
+
+CHILDREN = {
+    SagaStatus.COMPLETED: Script(saga="inventory", steps=(StepScript(name="hold"),)),
+    SagaStatus.COMPENSATED: Script(
+        saga="inventory", steps=(StepScript(name="hold"), StepScript(name="pick", action="fail"))
+    ),
+}
+
+
+@pytest.mark.parametrize("status", list(CHILDREN), ids=lambda s: s.value.lower())
+async def test_parent_history_gives_the_live_state_with_its_child_saga_step(
+    saga_dev_env: WorkflowEnvironment, saga_task_queue: str, status: SagaStatus
+) -> None:
+    client, wid = saga_dev_env.client, new_id(f"family-{status.value.lower()}")
+    async with saga_worker(client, saga_task_queue, workflows=[ParentSaga, ScriptedSaga]):
+        handle = await client.start_workflow(
+            ParentSaga.run, Family(child=CHILDREN[status]), id=wid, task_queue=saga_task_queue
+        )
+        with contextlib.suppress(WorkflowFailureError):
+            await handle.result()
+        live = await saga_state(handle)
+        history = await handle.fetch_history()
+
+    rebuilt = saga_state_from_history(history)
+    assert live.status is status
+    assert live.step("inventory").kind == "child_saga"
+    assert live.step("inventory").activity == "ScriptedSaga"  # the child's workflow type
+    assert_same_state(live, rebuilt)
+    assert [e.event_id for e in audit_trail(history)] == [e.event_id for e in live.timeline]
