@@ -13,9 +13,9 @@ closing status are inferred from its first compensation and the workflow's close
 A child-saga step is read from the parent's child-workflow events; its start carries
 the same header.
 
-Known limits: local-activity steps are not rebuilt, a saga that
-scheduled no activity reports its key as the workflow id and the default policy, and
-without search attributes a park is not seen.
+Known limits: local-activity steps are not rebuilt (their markers carry no header), a
+saga that scheduled no activity reports its key as the workflow id and the default
+policy, and without search attributes a park is not seen.
 """
 
 from __future__ import annotations
