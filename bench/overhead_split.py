@@ -13,6 +13,8 @@ server nor the other threads count:
 - ``  of which new instance``: creating the sandboxed workflow instance;
 - ``activities``: the activity worker's handling of each task, the activity included;
 - ``client``: starting each saga and waiting for its result;
+- ``audit writer thread``: logging the audit events (structlog's processors, the JSON
+  renderer and the file write), off the workflow threads;
 - ``garbage collection``: collector runs, wherever they happened (they overlap the rows
   above);
 - ``all Python threads``: everything the interpreter's threads used.
@@ -41,6 +43,7 @@ from typing import Any
 from temporalio.worker import _activity, _workflow
 
 from bench import saga_overhead
+from temporal_sagas._audit_writer import AuditWriter
 
 STAGES = {
     "workflow": "workflow code",
@@ -48,6 +51,7 @@ STAGES = {
     "instance": "  of which new instance",
     "activity": "activities",
     "client": "client",
+    "writer": "audit writer thread",
     "gc": "garbage collection",
     "python": "all Python threads",
 }
@@ -115,6 +119,7 @@ def _instrument() -> None:
     _time_sync(_workflow._WorkflowWorker, "_create_workflow_instance", "instance")
     _time_sync(_workflow._RunningWorkflow, "activate", "workflow")
     _time_async(_activity._ActivityWorker, "_handle_start_activity_task", "activity")
+    _time_sync(AuditWriter, "_handle", "writer")
     one = saga_overhead._one
 
     async def timed_one(*args: Any) -> Any:
