@@ -29,20 +29,21 @@ def describe_failure(exc: BaseException) -> str:
 
 
 def activity_name(fn: Any) -> str:
-    if isinstance(fn, str):
-        return fn
-    defn = getattr(fn, "__temporal_activity_definition", None)
-    name = getattr(defn, "name", None)
-    return name if isinstance(name, str) else getattr(fn, "__name__", repr(fn))
+    """The activity type an ``@activity.defn`` function (or a name) schedules."""
+    return _declared_name(fn, "__temporal_activity_definition", "__name__")
 
 
 def workflow_type_name(run_fn: Any) -> str:
     """The Temporal workflow type a ``@workflow.run`` method starts (as history names it)."""
-    if isinstance(run_fn, str):
-        return run_fn
-    defn = getattr(run_fn, "__temporal_workflow_definition", None)
-    name = getattr(defn, "name", None)
-    return name if isinstance(name, str) else getattr(run_fn, "__qualname__", repr(run_fn))
+    return _declared_name(run_fn, "__temporal_workflow_definition", "__qualname__")
+
+
+def _declared_name(fn: Any, definition: str, fallback: str) -> str:
+    # The SDK's decorators leave their definition, with its registered name, on the function.
+    if isinstance(fn, str):
+        return fn
+    name = getattr(getattr(fn, definition, None), "name", None)
+    return name if isinstance(name, str) else getattr(fn, fallback, repr(fn))
 
 
 def takes_result(compensate: Any, n_args: int, explicit: bool | None) -> bool:
