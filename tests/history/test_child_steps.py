@@ -9,7 +9,7 @@ from temporalio.client import WorkflowFailureError
 from temporalio.testing import WorkflowEnvironment
 
 from temporal_sagas import SagaStatus, saga_state
-from temporal_sagas.history import audit_trail, saga_state_from_history
+from temporal_sagas.history import audit_trail, render_saga, saga_state_from_history
 from tests.history.test_state_equality import assert_same_state
 from tests.sagas import Script, ScriptedSaga, StepScript, new_id, saga_worker
 from tests.workflows.child_sagas import Family, ParentSaga
@@ -42,3 +42,24 @@ async def test_parent_history_gives_the_live_state_with_its_child_saga_step(
     assert live.step("inventory").activity == "ScriptedSaga"  # the child's workflow type
     assert_same_state(live, rebuilt)
     assert [e.event_id for e in audit_trail(history)] == [e.event_id for e in live.timeline]
+
+
+async def test_saga_show_lists_a_child_saga_step_from_the_parents_history(
+    saga_dev_env: WorkflowEnvironment, saga_task_queue: str
+) -> None:
+    client, wid = saga_dev_env.client, new_id("family-show")
+    family = Family(child=CHILDREN[SagaStatus.COMPLETED])
+    async with saga_worker(client, saga_task_queue, workflows=[ParentSaga, ScriptedSaga]):
+        handle = await client.start_workflow(
+            ParentSaga.run, family, id=wid, task_queue=saga_task_queue
+        )
+        await handle.result()
+        history = await handle.fetch_history()
+
+    forward = render_saga(saga_state_from_history(history)).split("compensation (")[0]
+    rows = [line.split("│") for line in forward.splitlines() if "│" in line]
+    assert [(row[1].strip(), row[2].strip()) for row in rows] == [
+        ("reserve", "act"),
+        ("inventory", "ScriptedSaga"),
+        ("charge", "act"),
+    ]
