@@ -31,7 +31,12 @@ from temporalio.api.failure.v1 import Failure
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.exceptions import ActivityError, ChildWorkflowError
+from temporalio.exceptions import (
+    ActivityError,
+    CancelledError,
+    ChildWorkflowError,
+    TerminatedError,
+)
 
 from temporal_sagas._audit import event_id
 from temporal_sagas._context import STEP_HEADER
@@ -107,6 +112,7 @@ class _Rebuilder:
         self.updates: dict[str, str] = {}
         self.failure: FailureInfo | None = None
         self.cancel_requested = False
+        self.cancel_after_child: str | None = None  # a cancel's reason, until its child closed
         self.pending: list[HistoryEvent] = []
         self.in_task = False
 
@@ -241,14 +247,30 @@ class _Rebuilder:
         )
         if event.event_type == EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_FAILED:
             error.__cause__ = _decode_failure(attrs.failure)
-        self.on_activity_done(act, failure_info(error))
+        elif event.event_type == EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_TERMINATED:
+            error.__cause__ = TerminatedError("Terminated")  # what the SDK core attaches
+        elif event.event_type == EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_CANCELED:
+            error.__cause__ = CancelledError("Cancelled")
+        cancelled = event.event_type == EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_CANCELED
+        self.on_activity_done(act, failure_info(error), cancelled=cancelled)
+        if self.cancel_after_child is not None:
+            reason, self.cancel_after_child = self.cancel_after_child, None
+            self.note_cancel(reason)
 
-    def on_activity_done(self, act: Scheduled, failure: FailureInfo | None) -> None:
+    def on_activity_done(
+        self, act: Scheduled, failure: FailureInfo | None, *, cancelled: bool = False
+    ) -> None:
         step = self.steps.get(act.context.step)
         if step is None:
             return
         if act.context.kind == "action":
-            step.status = StepStatus.FAILED if failure else StepStatus.COMPLETED
+            step.status = (
+                StepStatus.COMPLETED
+                if failure is None
+                else StepStatus.CANCELLED
+                if cancelled
+                else StepStatus.FAILED
+            )
             step.closed_at = self.now
             step.failure = failure
             step.result = act.result
@@ -266,12 +288,19 @@ class _Rebuilder:
         self.emit(kind, step=step.name, failure=failure)
 
     def on_cancel(self, event: HistoryEvent) -> None:
-        """A cancel request: a running forward step fails as cancelled first."""
+        """A cancel request: a running forward step fails as cancelled first.
+
+        A running child saga is cancelled in its own workflow, and the saga notes the
+        cancel only once the child has closed, right after its step failed.
+        """
+        reason = event.workflow_execution_cancel_requested_event_attributes.cause
         for step in self.steps.values():
-            # A child saga is cancelled in its own workflow; its step fails when that ends.
-            if step.kind != "activity":
+            if step.status is not StepStatus.SCHEDULED or step.context.after_pivot:
                 continue
-            if step.status is StepStatus.SCHEDULED and not step.context.after_pivot:
+            if step.kind == "child_saga":
+                self.cancel_after_child = reason
+                return
+            if step.kind == "activity":
                 step.status = StepStatus.CANCELLED
                 step.closed_at = self.now
                 step.failure = FailureInfo(
@@ -280,9 +309,11 @@ class _Rebuilder:
                     causes=("CancelledError: Cancelled",),
                 )
                 self.emit(SagaEventKind.STEP_FAILED, step=step.name, failure=step.failure)
+        self.note_cancel(reason)
+
+    def note_cancel(self, reason: str) -> None:
         if not self.cancel_requested:
             self.cancel_requested = True
-            reason = event.workflow_execution_cancel_requested_event_attributes.cause
             self.emit(SagaEventKind.CANCEL_REQUESTED, detail=reason)
 
     def on_workflow_closed(self, event: HistoryEvent) -> None:

@@ -8,10 +8,19 @@ import pytest
 from temporalio.client import WorkflowFailureError
 from temporalio.testing import WorkflowEnvironment
 
-from temporal_sagas import SagaStatus, saga_state
+from temporal_sagas import SagaStatus, StepStatus, saga_state
 from temporal_sagas.history import audit_trail, render_saga, saga_state_from_history
 from tests.history.test_state_equality import assert_same_state
-from tests.sagas import Script, ScriptedSaga, StepScript, new_id, saga_worker
+from tests.sagas import (
+    Script,
+    ScriptedSaga,
+    StepScript,
+    entries,
+    new_id,
+    release,
+    saga_worker,
+    wait_until,
+)
 from tests.workflows.child_sagas import Family, ParentSaga
 
 CHILDREN = {
@@ -63,3 +72,46 @@ async def test_saga_show_lists_a_child_saga_step_from_the_parents_history(
         ("inventory", "ScriptedSaga"),
         ("charge", "act"),
     ]
+
+
+async def test_a_terminated_child_fails_its_step_in_the_rebuild_as_it_did_live(
+    saga_dev_env: WorkflowEnvironment, saga_task_queue: str
+) -> None:
+    client, wid = saga_dev_env.client, new_id("family-terminated")
+    child = Script(saga="inventory", steps=(StepScript(name="hold", action="block"),))
+    async with saga_worker(client, saga_task_queue, workflows=[ParentSaga, ScriptedSaga]):
+        handle = await client.start_workflow(
+            ParentSaga.run, Family(child=child), id=wid, task_queue=saga_task_queue
+        )
+        child_wid = f"{wid}/inventory"
+        await wait_until(lambda: any(e.step == "hold" for e in entries(child_wid)))
+        await client.get_workflow_handle(child_wid).terminate("operator stopped it")
+        with contextlib.suppress(WorkflowFailureError):
+            await handle.result()
+        release(child_wid)
+        live = await saga_state(handle)
+        history = await handle.fetch_history()
+
+    assert live.status is SagaStatus.COMPENSATED
+    assert_same_state(live, saga_state_from_history(history))
+
+
+async def test_a_cancelled_parent_rebuilds_its_cancelled_child_step_as_it_was_live(
+    saga_dev_env: WorkflowEnvironment, saga_task_queue: str
+) -> None:
+    client, wid = saga_dev_env.client, new_id("family-cancelled")
+    child = Script(saga="inventory", steps=(StepScript(name="hold", action="block"),))
+    async with saga_worker(client, saga_task_queue, workflows=[ParentSaga, ScriptedSaga]):
+        handle = await client.start_workflow(
+            ParentSaga.run, Family(child=child), id=wid, task_queue=saga_task_queue
+        )
+        await wait_until(lambda: any(e.step == "hold" for e in entries(f"{wid}/inventory")))
+        await handle.cancel()
+        with contextlib.suppress(WorkflowFailureError):
+            await handle.result()
+        live = await saga_state(handle)
+        history = await handle.fetch_history()
+
+    assert live.status is SagaStatus.CANCELLED
+    assert live.step("inventory").status is StepStatus.CANCELLED
+    assert_same_state(live, saga_state_from_history(history))
