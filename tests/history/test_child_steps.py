@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
-from temporalio.client import WorkflowFailureError
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 
-from temporal_sagas import SagaStatus, StepStatus, saga_state
+from temporal_sagas import SagaState, SagaStatus, StepStatus, saga_state
 from temporal_sagas.history import audit_trail, render_saga, saga_state_from_history
 from tests.history.test_state_equality import assert_same_state
 from tests.sagas import (
@@ -74,23 +76,38 @@ async def test_saga_show_lists_a_child_saga_step_from_the_parents_history(
     ]
 
 
+BLOCKED_CHILD = Script(saga="inventory", steps=(StepScript(name="hold", action="block"),))
+
+
+async def interrupted_family(
+    client: Client,
+    task_queue: str,
+    wid: str,
+    interrupt: Callable[[WorkflowHandle[Any, Any]], Awaitable[Any]],
+) -> tuple[SagaState, WorkflowHistory]:
+    """Run a parent whose child blocks in its first step, ``interrupt`` it there, and
+    return the parent's live state and history once it closed."""
+    async with saga_worker(client, task_queue, workflows=[ParentSaga, ScriptedSaga]):
+        handle = await client.start_workflow(
+            ParentSaga.run, Family(child=BLOCKED_CHILD), id=wid, task_queue=task_queue
+        )
+        await wait_until(lambda: any(e.step == "hold" for e in entries(f"{wid}/inventory")))
+        await interrupt(handle)
+        with contextlib.suppress(WorkflowFailureError):
+            await handle.result()
+        release(f"{wid}/inventory")
+        return await saga_state(handle), await handle.fetch_history()
+
+
 async def test_a_terminated_child_fails_its_step_in_the_rebuild_as_it_did_live(
     saga_dev_env: WorkflowEnvironment, saga_task_queue: str
 ) -> None:
     client, wid = saga_dev_env.client, new_id("family-terminated")
-    child = Script(saga="inventory", steps=(StepScript(name="hold", action="block"),))
-    async with saga_worker(client, saga_task_queue, workflows=[ParentSaga, ScriptedSaga]):
-        handle = await client.start_workflow(
-            ParentSaga.run, Family(child=child), id=wid, task_queue=saga_task_queue
-        )
-        child_wid = f"{wid}/inventory"
-        await wait_until(lambda: any(e.step == "hold" for e in entries(child_wid)))
-        await client.get_workflow_handle(child_wid).terminate("operator stopped it")
-        with contextlib.suppress(WorkflowFailureError):
-            await handle.result()
-        release(child_wid)
-        live = await saga_state(handle)
-        history = await handle.fetch_history()
+    child = client.get_workflow_handle(f"{wid}/inventory")
+
+    live, history = await interrupted_family(
+        client, saga_task_queue, wid, lambda _: child.terminate("operator stopped it")
+    )
 
     assert live.status is SagaStatus.COMPENSATED
     assert_same_state(live, saga_state_from_history(history))
@@ -100,17 +117,10 @@ async def test_a_cancelled_parent_rebuilds_its_cancelled_child_step_as_it_was_li
     saga_dev_env: WorkflowEnvironment, saga_task_queue: str
 ) -> None:
     client, wid = saga_dev_env.client, new_id("family-cancelled")
-    child = Script(saga="inventory", steps=(StepScript(name="hold", action="block"),))
-    async with saga_worker(client, saga_task_queue, workflows=[ParentSaga, ScriptedSaga]):
-        handle = await client.start_workflow(
-            ParentSaga.run, Family(child=child), id=wid, task_queue=saga_task_queue
-        )
-        await wait_until(lambda: any(e.step == "hold" for e in entries(f"{wid}/inventory")))
-        await handle.cancel()
-        with contextlib.suppress(WorkflowFailureError):
-            await handle.result()
-        live = await saga_state(handle)
-        history = await handle.fetch_history()
+
+    live, history = await interrupted_family(
+        client, saga_task_queue, wid, lambda parent: parent.cancel()
+    )
 
     assert live.status is SagaStatus.CANCELLED
     assert live.step("inventory").status is StepStatus.CANCELLED
