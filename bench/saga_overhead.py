@@ -1,7 +1,7 @@
 """Hand-written vs framework sagas on the dev server: throughput, latency, CPU, history size.
 
 Usage: python -m bench.saga_overhead [--sizes 100,1000,5000] [--steps 3] [--rounds 2]
-                                     [--lean | --aa]
+                                     [--lean | --featured | --aa]
 
 Both variants run in turn (who goes first alternates per round), each batch on a fresh
 in-memory dev server and in-process worker (a server holding many finished histories
@@ -10,8 +10,11 @@ at once; throughput is sagas over the time until the last result is in, latency 
 saga's start-to-close time as the server recorded it. A case's ratios are the medians
 of its rounds' framework/hand-written ratios, printed with their range.
 
-``--lean`` runs the framework sagas without the live audit log and search attributes;
-``--aa`` runs the hand-written saga in both slots, to show what the noise alone does.
+``--lean`` runs the framework sagas without the live audit log and search attributes
+(like for like with the hand-written saga); ``--featured`` compares the default engine
+with the hand-written saga that also logs each transition and keeps ``SagaStatus``
+current (like for like again); ``--aa`` runs the hand-written saga in both slots, to show
+what the noise alone does.
 Results go to bench/results/saga_overhead-<time>.json; the last line printed is the
 throughput ratio framework/hand-written over everything measured (``ratio=0.97``).
 """
@@ -41,6 +44,7 @@ from temporalio.worker import Worker
 
 from bench.workloads import (
     FrameworkSaga,
+    HandWrittenAuditedSaga,
     HandWrittenSaga,
     HandWrittenSagaAgain,
     Order,
@@ -65,6 +69,7 @@ def _cpu() -> float:
 #: recommend (search attributes set at start, one upsert fewer), or, with
 #: ``--plain-start``, with `Client.start_workflow` exactly like the hand-written ones.
 #: ``--lean`` runs them with ``audit_log=False, search_attributes=False`` (and a plain start).
+#: The audited hand-written saga (``--featured``) is started as the framework's are.
 START = {"plain": False, "lean": False}
 
 #: Result long-polls held open at once. The dev server refuses more than about a
@@ -76,7 +81,7 @@ WAITERS = 500
 async def _one(
     client: Client, wf: Any, order: Order, queue: str, waiters: asyncio.Semaphore
 ) -> WorkflowHandle[Any, Any]:
-    if wf is FrameworkSaga and not START["plain"]:
+    if wf in (FrameworkSaga, HandWrittenAuditedSaga) and not START["plain"]:
         handle = await start_saga(
             client, wf.run, order, id=order.key, task_queue=queue, saga_name="bench"
         )
@@ -208,6 +213,7 @@ async def main(sizes: list[int], steps: int, rounds: int) -> int:
         "steps": steps,
         "framework_start": "plain" if START["plain"] else "start_saga",
         "framework_lean": START["lean"],
+        "baseline": VARIANTS["hand"].__name__,
         "candidate": VARIANTS["framework"].__name__,
         "latency": "server start_time to close_time",
         "server": "fresh dev server and worker per batch",
@@ -276,6 +282,11 @@ if __name__ == "__main__":
         help="framework sagas without the live audit log and search attributes",
     )
     parser.add_argument(
+        "--featured",
+        action="store_true",
+        help="baseline: the hand-written saga with the default engine's audit log and status",
+    )
+    parser.add_argument(
         "--aa",
         action="store_true",
         help="A/A check: the hand-written saga in both slots (the ratios show the noise)",
@@ -283,6 +294,8 @@ if __name__ == "__main__":
     args = parser.parse_args()
     if args.aa:
         VARIANTS["framework"] = HandWrittenSagaAgain
+    if args.featured:
+        VARIANTS["hand"] = HandWrittenAuditedSaga
     START["plain"] = args.plain_start or args.lean
     START["lean"] = args.lean
     log_file = _configure_logs(args.log)
