@@ -35,11 +35,12 @@ docs: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.saga_overhead --sizes $${BENCH_SIZES:-100,1000} --rounds $${BENCH_ROUNDS:-6}
 	$(BIN)/python -m bench.saga_overhead --sizes $${BENCH_SIZES:-100,1000} --rounds $${BENCH_ROUNDS:-6} --lean
+	$(BIN)/python -m bench.saga_overhead --sizes $${BENCH_SIZES:-100,1000} --rounds $${BENCH_ROUNDS:-6} --featured
 	$(BIN)/python -m bench.saga_overhead --sizes $${BENCH_SIZES:-100,1000} --rounds $${BENCH_ROUNDS:-6} --aa
 	$(BIN)/python -m bench.activation_cost
 	$(BIN)/python -m bench.overhead_breakdown
 	$(BIN)/python -m bench.overhead_split
-	$(BIN)/python bench/show_1000_steps.py
+	$(BIN)/python -m bench.show_1000_steps
 	$(BIN)/python -m bench.open_sagas_memory --counts $${BENCH_OPEN_SAGAS:-1000}
 
 clean:
