@@ -11,7 +11,7 @@ import asyncio
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -32,6 +32,8 @@ _log = structlog.get_logger("temporal_sagas.worker")
 
 #: How long registering the saga search attributes may take before it is skipped.
 _SEARCH_ATTRIBUTE_TIMEOUT_SECONDS = 5.0
+#: Seconds between connection attempts while the server answers but is not serving yet.
+_CONNECT_RETRY_SECONDS = 0.2
 
 
 class ConnectError(SagaError):
@@ -73,21 +75,30 @@ async def connect(
 ) -> Client:
     """Connect a client with `SagaPlugin`, giving up after ``connect_timeout_seconds``.
 
+    A server that answers but reports itself unavailable (a dev server whose port is
+    open before its frontend serves, a cluster restarting) is tried again until the
+    timeout; any other refusal fails at once.
+
     Raises:
-        ConnectError: The server did not answer in time, or refused the connection.
+        ConnectError: The server did not serve in time, or refused the connection.
     """
     api_key = settings.api_key.get_secret_value() if settings.api_key else None
     tls = tls_config(settings)
-    attempt = Client.connect(
-        settings.address,
-        namespace=settings.namespace,
-        api_key=api_key,
-        tls=tls if tls is not None else (api_key is not None),
-        runtime=runtime,
-        plugins=[SagaPlugin(passthrough_modules=passthrough_modules)],
-    )
+
+    def attempt() -> Awaitable[Client]:
+        return Client.connect(
+            settings.address,
+            namespace=settings.namespace,
+            api_key=api_key,
+            tls=tls if tls is not None else (api_key is not None),
+            runtime=runtime,
+            plugins=[SagaPlugin(passthrough_modules=passthrough_modules)],
+        )
+
     try:
-        return await asyncio.wait_for(attempt, settings.connect_timeout_seconds)
+        return await asyncio.wait_for(
+            connect_when_serving(attempt), settings.connect_timeout_seconds
+        )
     except TimeoutError:
         raise ConnectError(
             f"cannot reach the Temporal server at {settings.address} (namespace "
@@ -99,6 +110,22 @@ async def connect(
             f"cannot connect to the Temporal server at {settings.address}: {err}; check "
             "--address / TEMPORAL_ADDRESS and the TLS and API key settings"
         ) from None
+
+
+async def connect_when_serving(attempt: Callable[[], Awaitable[Client]]) -> Client:
+    """Run ``attempt`` until the server serves: again while it answers "Unavailable".
+
+    Bound it with a timeout: a server that never becomes healthy is tried forever.
+    """
+    while True:
+        try:
+            return await attempt()
+        except RuntimeError as err:
+            # The SDK reports every connect failure as a RuntimeError; only its gRPC
+            # status tells a server still starting from a wrong address or bad TLS.
+            if "code: Unavailable" not in str(err):
+                raise
+        await asyncio.sleep(_CONNECT_RETRY_SECONDS)
 
 
 async def register_search_attributes(client: Client) -> None:
