@@ -115,6 +115,7 @@ async def connect(conn: Connection) -> Client:
 
     from temporal_sagas.workers._codec import codec_from_env
     from temporal_sagas.workers._plugin import SagaPlugin
+    from temporal_sagas.workers._run import connect_when_serving
 
     tls: bool | TLSConfig = False
     if conn.tls_ca or conn.tls_cert or conn.tls_key:
@@ -127,12 +128,14 @@ async def connect(conn: Connection) -> Client:
         tls = True
     try:
         client = await asyncio.wait_for(
-            Client.connect(
-                conn.address,
-                namespace=conn.namespace,
-                tls=tls,
-                api_key=conn.api_key,
-                plugins=[SagaPlugin(codec=codec_from_env())],
+            connect_when_serving(
+                lambda: Client.connect(
+                    conn.address,
+                    namespace=conn.namespace,
+                    tls=tls,
+                    api_key=conn.api_key,
+                    plugins=[SagaPlugin(codec=codec_from_env())],
+                )
             ),
             timeout=conn.timeout,
         )
