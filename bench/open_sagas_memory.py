@@ -34,14 +34,13 @@ from typing import IO, Any
 import structlog
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
 from temporalio.runtime import MetricBuffer, Runtime, TelemetryConfig
-from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from bench.open_workloads import ACTIVITIES, KINDS, WORKFLOWS
+from bench.servers import start_dev_server
 from bench.workloads import Order
 from temporal_sagas import operator_action
-from temporal_sagas._search_attributes import SAGA_SEARCH_ATTRIBUTES
-from temporal_sagas.workers import SagaPlugin, temporal_cli_path
+from temporal_sagas.workers import SagaPlugin
 
 WARMUP = 20
 CONCURRENCY = 200
@@ -328,12 +327,7 @@ async def _measure(
 
 async def main(counts: list[int], kinds: list[str], passthrough: bool, wait_s: float) -> int:
     logging.getLogger("temporalio").setLevel(logging.ERROR)
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=temporal_cli_path(),
-        search_attributes=SAGA_SEARCH_ATTRIBUTES,
-        plugins=[SagaPlugin()],
-        dev_server_log_level="error",
-    )
+    env = await start_dev_server()
     address = env.client.service_client.config.target_host
     rows: list[dict[str, Any]] = []
     try:

@@ -39,9 +39,9 @@ from typing import Any
 
 import structlog
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
-from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from bench.servers import start_dev_server
 from bench.workloads import (
     FrameworkSaga,
     HandWrittenAuditedSaga,
@@ -52,8 +52,6 @@ from bench.workloads import (
     undo_step,
 )
 from temporal_sagas import flush_audit_log, start_saga
-from temporal_sagas._search_attributes import SAGA_SEARCH_ATTRIBUTES
-from temporal_sagas.workers import SagaPlugin, temporal_cli_path
 
 #: The baseline slot and the candidate slot. ``--aa`` puts the hand-written saga in both
 #: (under a second name), which shows how far this machine's noise alone moves a ratio.
@@ -160,12 +158,7 @@ def _configure_logs(mode: str) -> Path | None:
 @contextlib.asynccontextmanager
 async def bench_worker(steps: int = 3) -> AsyncIterator[tuple[Client, str]]:
     """An in-memory dev server and a warmed-up worker for both variants: (client, queue)."""
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=temporal_cli_path(),
-        search_attributes=SAGA_SEARCH_ATTRIBUTES,
-        plugins=[SagaPlugin()],
-        dev_server_log_level="error",
-    )
+    env = await start_dev_server()
     queue = f"bench-{uuid.uuid4().hex[:6]}"
     try:
         async with Worker(

@@ -34,14 +34,12 @@ from typing import Any
 
 import structlog
 from temporalio.client import Client, WorkflowFailureError
-from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from bench.servers import start_dev_server
 from bench.workloads import FrameworkSaga, Order, do_step, undo_step
 from temporal_sagas import start_saga
-from temporal_sagas._search_attributes import SAGA_SEARCH_ATTRIBUTES
 from temporal_sagas.history import rebuild, render_saga
-from temporal_sagas.workers import SagaPlugin, temporal_cli_path
 
 
 def _median_s(repeat: int, work: Callable[[], Any]) -> float:
@@ -104,12 +102,7 @@ async def _measure(client: Client, address: str, workflow_id: str, repeat: int) 
 async def main(steps: int, repeat: int) -> int:
     logging.getLogger("temporalio").setLevel(logging.ERROR)
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=temporal_cli_path(),
-        search_attributes=SAGA_SEARCH_ATTRIBUTES,
-        plugins=[SagaPlugin()],
-        dev_server_log_level="error",
-    )
+    env = await start_dev_server()
     address = env.client.service_client.config.target_host
     queue = f"show-{uuid.uuid4().hex[:6]}"
     rows = []

@@ -1,0 +1,18 @@
+"""The dev server every benchmark runs against: in memory, quiet, saga-ready."""
+
+from __future__ import annotations
+
+from temporalio.testing import WorkflowEnvironment
+
+from temporal_sagas._search_attributes import SAGA_SEARCH_ATTRIBUTES
+from temporal_sagas.workers import SagaPlugin, temporal_cli_path
+
+
+async def start_dev_server() -> WorkflowEnvironment:
+    """An in-memory dev server with the saga search attributes; its client has `SagaPlugin`."""
+    return await WorkflowEnvironment.start_local(
+        dev_server_existing_path=temporal_cli_path(),
+        search_attributes=SAGA_SEARCH_ATTRIBUTES,
+        plugins=[SagaPlugin()],
+        dev_server_log_level="error",
+    )
