@@ -50,7 +50,6 @@ def _switch_off(features: tuple[str, ...]) -> None:
     from temporalio import workflow
 
     from bench import saga_overhead
-    from temporal_sagas._models import SagaEvent
     from temporal_sagas.workers import _interceptor
     from temporal_sagas.workflows import _runtime
 
@@ -59,15 +58,8 @@ def _switch_off(features: tuple[str, ...]) -> None:
         def emit(
             self: Any, kind: Any, *, step: Any = None, detail: Any = None, failure: Any = None
         ) -> None:
-            event = SagaEvent(
-                kind=kind,
-                at=workflow.now(),
-                step=step,
-                status=self.ledger.status,
-                detail=detail,
-                failure=failure,
-            )
-            self.ledger.timeline.append(event)
+            row = (kind.value, "", workflow.now(), step, self.ledger.status.value, detail, failure)
+            self.ledger.timeline.append(row)
 
         _runtime.SagaRuntime.emit = emit
     if "header" in features:

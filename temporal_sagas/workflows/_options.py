@@ -18,7 +18,7 @@ DEFAULT_COMPENSATION_RETRY = RetryPolicy(
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StepOptions:
     """Temporal activity options for one step's action or compensation.
 

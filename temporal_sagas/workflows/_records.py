@@ -15,6 +15,7 @@ from temporal_sagas._models import (
     FailureInfo,
     OperatorAction,
     SagaEvent,
+    SagaEventKind,
     SagaState,
     SagaStatus,
     StepRecord,
@@ -41,7 +42,13 @@ def _message(error: BaseException) -> str:
     return error.message if isinstance(error, FailureError) else str(error)
 
 
-@dataclass
+#: A timeline entry: the fields of a `SagaEvent`, in declaration order, the two enums
+#: by value. With only strings and a datetime in it, the collector stops tracking the
+#: row after its first pass (an enum member would keep it tracked).
+TimelineRow = tuple[str, str, datetime, str | None, str, str | None, FailureInfo | None]
+
+
+@dataclass(slots=True)
 class Compensation:
     """A registered compensation: what to call, with what, and what became of it."""
 
@@ -71,7 +78,7 @@ class Compensation:
         )
 
 
-@dataclass
+@dataclass(slots=True)
 class Step:
     """One step of a running saga."""
 
@@ -111,7 +118,7 @@ class Step:
         )
 
 
-@dataclass
+@dataclass(slots=True)
 class Ledger:
     """Everything the saga knows about itself, kept in workflow memory."""
 
@@ -125,7 +132,9 @@ class Ledger:
     steps: list[Step] = field(default_factory=list)
     parked: list[str] = field(default_factory=list)
     operator_actions: list[OperatorAction] = field(default_factory=list)
-    timeline: list[SagaEvent] = field(default_factory=list)
+    #: Rows, not `SagaEvent` models: a model is three objects for the garbage collector
+    #: to walk for as long as the saga is open, and only the query needs the models.
+    timeline: list[TimelineRow] = field(default_factory=list)
     failure: FailureInfo | None = None
     cancel_requested: bool = False
     pivot_passed: bool = False
@@ -157,7 +166,18 @@ class Ledger:
             failure=self.failure,
             cancel_requested=self.cancel_requested,
             pivot_passed=self.pivot_passed,
-            timeline=tuple(self.timeline),
+            timeline=tuple(
+                SagaEvent(
+                    kind=SagaEventKind(kind),
+                    event_id=event_id,
+                    at=at,
+                    step=step,
+                    status=SagaStatus(status),
+                    detail=detail,
+                    failure=failure,
+                )
+                for kind, event_id, at, step, status, detail, failure in self.timeline
+            ),
             started_at=self.started_at,
             closed_at=self.closed_at,
         )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from temporalio import workflow
@@ -55,18 +56,21 @@ class SagaRuntime:
         thread. Without the audit log the event still gets its id (the timeline is
         what the query returns and what history rebuilds compare with), but no chain.
         """
+        status = self.ledger.status
+        at = workflow.now()
+        row_id = self._next_event_id()
+        self.ledger.timeline.append((kind.value, row_id, at, step, status.value, detail, failure))
+        if not self._audit_log:
+            return
         event = SagaEvent(
             kind=kind,
-            event_id=self._next_event_id(),
-            at=workflow.now(),
+            event_id=row_id,
+            at=at,
             step=step,
-            status=self.ledger.status,
+            status=status,
             detail=detail,
             failure=failure,
         )
-        self.ledger.timeline.append(event)
-        if not self._audit_log:
-            return
         record = self.ledger.find(step) if step is not None else None
         fields = self._chain().append(event, record.idempotency_key if record else None)
         if not workflow.unsafe.is_replaying_history_events():
@@ -231,6 +235,37 @@ class SagaRuntime:
         if not self.ledger.cancel_requested:
             self.ledger.cancel_requested = True
             self.emit(SagaEventKind.CANCEL_REQUESTED, detail=workflow.cancellation_reason())
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityLaunch:
+    """Schedules one step's action activity, given the activity id of the attempt.
+
+    A slotted object rather than a closure: a closure over these eight values is ten
+    objects for the garbage collector to walk for as long as the activity runs.
+    """
+
+    runtime: SagaRuntime
+    activity: Any
+    args: list[Any]
+    step: str
+    step_key: str
+    options: StepOptions
+    local: bool
+    result_type: type | None
+
+    def __call__(self, activity_id: str) -> Awaitable[Any]:
+        """Schedule the action under ``activity_id``."""
+        rt = self.runtime
+        return rt.start_activity(
+            self.activity,
+            self.args,
+            context=rt.context_for(self.step, "action", self.step_key),
+            activity_id=activity_id,
+            options=self.options,
+            local=self.local,
+            result_type=self.result_type,
+        )
 
 
 def correlation_id() -> str:

@@ -39,7 +39,7 @@ from temporal_sagas.workflows._options import (
     forward_only,
 )
 from temporal_sagas.workflows._records import Compensation, Ledger, Step, failure_info
-from temporal_sagas.workflows._runtime import SagaRuntime
+from temporal_sagas.workflows._runtime import ActivityLaunch, SagaRuntime
 from temporal_sagas.workflows._steps import (
     activity_name,
     check_name,
@@ -347,17 +347,7 @@ class Saga:
         if after_pivot:
             step_options = forward_only(step_options)
 
-        def launch(activity_id: str) -> Awaitable[Any]:
-            return rt.start_activity(
-                action,
-                args,
-                context=rt.context_for(step_name, "action", key),
-                activity_id=activity_id,
-                options=step_options,
-                local=local,
-                result_type=result_type,
-            )
-
+        launch = ActivityLaunch(rt, action, args, step_name, key, step_options, local, result_type)
         return await self._run(step, launch, register_after=compensate_on == "success")
 
     async def child(

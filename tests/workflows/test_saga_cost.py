@@ -6,6 +6,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from temporal_sagas import start_saga
 from tests.sagas import Script, ScriptedSaga, StepScript, new_id, saga_worker, start
+from tests.workflows.heap_sagas import HeapProbeSaga
 from tests.workflows.order_sagas import HandWrittenSaga
 
 STEPS = ["a", "b", "c"]
@@ -49,3 +50,15 @@ async def test_start_saga_sets_search_attributes_and_saves_an_upsert(
 ) -> None:
     hand, framework = await _events(saga_dev_env, saga_task_queue, framework_start=True)
     assert framework == hand + 1, (hand, framework)
+
+
+async def test_open_saga_keeps_its_timeline_out_of_the_collectors_way(
+    saga_dev_env: WorkflowEnvironment, saga_task_queue: str
+) -> None:
+    # A full collection walks every tracked object of every open saga: the timeline's
+    # rows (one per transition) must drop out of tracking, the records carry no __dict__.
+    async with saga_worker(saga_dev_env.client, saga_task_queue, workflows=[HeapProbeSaga]):
+        left = await saga_dev_env.client.execute_workflow(
+            HeapProbeSaga.run, new_id("heap"), id=new_id("heap"), task_queue=saga_task_queue
+        )
+    assert left == []
