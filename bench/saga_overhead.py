@@ -7,7 +7,9 @@ Both variants run in turn (who goes first alternates per round), each batch on a
 in-memory dev server and in-process worker (a server holding many finished histories
 gets slower), for the happy and the compensating path. Each batch starts all its sagas
 at once; throughput is sagas over the time until the last result is in, latency is each
-saga's start-to-close time as the server recorded it. A case's ratios are the medians
+saga's start-to-close time as the server recorded it. The garbage collector runs before
+each batch (unmeasured) and after it (its CPU counted to the batch), so no batch pays for
+another's garbage. A case's ratios are the medians
 of its rounds' framework/hand-written ratios, printed with their range.
 
 ``--lean`` runs the framework sagas without the live audit log and search attributes
@@ -24,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import os
@@ -113,12 +116,17 @@ async def _batch(
         for _ in range(n)
     ]
     waiters = asyncio.Semaphore(WAITERS)
+    # A clean heap to start from: the garbage the batch before left (as often as not
+    # the other variant's) would otherwise be collected, and paid for, in this one.
+    gc.collect()
     cpu0, t0 = _cpu(), time.perf_counter()
     handles = await asyncio.gather(*(_one(client, wf, o, queue, waiters) for o in orders))
     elapsed = time.perf_counter() - t0
     # The batch's last audit events may still be queued for the writer thread: their
     # logging is CPU the batch caused, so it is counted (not its time).
     flush_audit_log()
+    # Likewise the garbage this batch leaves is CPU it caused: collected and counted.
+    gc.collect()
     cpu = _cpu() - cpu0
     # Outside the measured span: latencies come from the server's own timestamps.
     limit = asyncio.Semaphore(WAITERS)
