@@ -9,8 +9,8 @@ gets slower), for the happy and the compensating path. Each batch starts all its
 at once; throughput is sagas over the time until the last result is in, latency is each
 saga's start-to-close time as the server recorded it. The garbage collector runs before
 each batch (unmeasured) and after it (its CPU counted to the batch), so no batch pays for
-another's garbage. A case's ratios are the medians
-of its rounds' framework/hand-written ratios, printed with their range.
+another's garbage. A case's ratios are the medians of its rounds' framework/hand-written
+ratios, printed with their range.
 
 ``--lean`` runs the framework sagas without the live audit log and search attributes
 (like for like with the hand-written saga); ``--featured`` compares the default engine
