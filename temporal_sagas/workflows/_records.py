@@ -48,6 +48,20 @@ def _message(error: BaseException) -> str:
 TimelineRow = tuple[str, str, datetime, str | None, str, str | None, FailureInfo | None]
 
 
+def timeline_event(row: TimelineRow) -> SagaEvent:
+    """The `SagaEvent` a timeline row stands for."""
+    kind, event_id, at, step, status, detail, failure = row
+    return SagaEvent(
+        kind=SagaEventKind(kind),
+        event_id=event_id,
+        at=at,
+        step=step,
+        status=SagaStatus(status),
+        detail=detail,
+        failure=failure,
+    )
+
+
 @dataclass(slots=True)
 class Compensation:
     """A registered compensation: what to call, with what, and what became of it."""
@@ -166,18 +180,7 @@ class Ledger:
             failure=self.failure,
             cancel_requested=self.cancel_requested,
             pivot_passed=self.pivot_passed,
-            timeline=tuple(
-                SagaEvent(
-                    kind=SagaEventKind(kind),
-                    event_id=event_id,
-                    at=at,
-                    step=step,
-                    status=SagaStatus(status),
-                    detail=detail,
-                    failure=failure,
-                )
-                for kind, event_id, at, step, status, detail, failure in self.timeline
-            ),
+            timeline=tuple(map(timeline_event, self.timeline)),
             started_at=self.started_at,
             closed_at=self.closed_at,
         )

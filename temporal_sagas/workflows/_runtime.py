@@ -15,10 +15,10 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
 from temporal_sagas._audit import AUDIT_MARKER, AuditChain, SagaIdentity, event_id
 from temporal_sagas._context import outgoing_step
-from temporal_sagas._models import FailureInfo, SagaEvent, SagaEventKind, SagaStatus, StepContext
+from temporal_sagas._models import FailureInfo, SagaEventKind, SagaStatus, StepContext
 from temporal_sagas._search_attributes import SAGA_NAME, SAGA_STATUS
 from temporal_sagas.workflows._options import StepOptions
-from temporal_sagas.workflows._records import Ledger
+from temporal_sagas.workflows._records import Ledger, timeline_event
 
 with workflow.unsafe.imports_passed_through():
     # One writer (and thread) per process, also where temporal_sagas is not passed through.
@@ -56,21 +56,19 @@ class SagaRuntime:
         thread. Without the audit log the event still gets its id (the timeline is
         what the query returns and what history rebuilds compare with), but no chain.
         """
-        status = self.ledger.status
-        at = workflow.now()
-        row_id = self._next_event_id()
-        self.ledger.timeline.append((kind.value, row_id, at, step, status.value, detail, failure))
+        row = (
+            kind.value,
+            self._next_event_id(),
+            workflow.now(),
+            step,
+            self.ledger.status.value,
+            detail,
+            failure,
+        )
+        self.ledger.timeline.append(row)
         if not self._audit_log:
             return
-        event = SagaEvent(
-            kind=kind,
-            event_id=row_id,
-            at=at,
-            step=step,
-            status=status,
-            detail=detail,
-            failure=failure,
-        )
+        event = timeline_event(row)
         record = self.ledger.find(step) if step is not None else None
         fields = self._chain().append(event, record.idempotency_key if record else None)
         if not workflow.unsafe.is_replaying_history_events():
