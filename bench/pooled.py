@@ -1,0 +1,125 @@
+"""Pool the rounds of several `bench.saga_overhead` runs, with a confidence interval.
+
+Usage: python -m bench.pooled bench/results/saga_overhead-<time>.json [...]
+
+On a shared 2-core machine one round's framework/hand-written ratio can stray by 10-20%,
+so one run's median of 6 rounds can miss by a few percent. This pools the per-round
+ratios of the given runs by comparison (A/A, lean engine, default engine, default engine
+against the audited baseline) and case (sagas, path), and prints per case:
+
+- the number of rounds and the median of their throughput and CPU ratios;
+- a 95% bootstrap interval for each median (10,000 resamples of the rounds, a fixed seed,
+  so the same files always print the same figures).
+
+Pass the A/A runs too: their interval is the noise floor the others are read against.
+Nothing is measured here and nothing is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+RESAMPLES = 10_000
+SEED = 20261125
+
+
+@dataclass(frozen=True)
+class Pooled:
+    """One comparison and case, pooled over every round of the runs given."""
+
+    comparison: str
+    n: int
+    path: str
+    rounds: int
+    throughput: float
+    throughput_interval: tuple[float, float]
+    cpu: float
+    cpu_interval: tuple[float, float]
+
+
+def comparison(run: dict[str, Any]) -> str:
+    """What a result file compared, from its own metadata."""
+    # Runs from before 2026-11-25 01:00 did not record their variants: they were these.
+    if run.get("candidate", "FrameworkSaga") == "HandWrittenSagaAgain":
+        return "A/A (hand-written against itself)"
+    if run.get("baseline", "HandWrittenSaga") == "HandWrittenAuditedSaga":
+        return "default engine vs audited hand-written"
+    if run.get("framework_lean"):
+        return "lean engine vs hand-written"
+    return "default engine vs hand-written"
+
+
+def round_ratios(run: dict[str, Any]) -> Iterable[tuple[int, str, float, float]]:
+    """(sagas, path, throughput ratio, CPU ratio) for each complete round of one run."""
+    pairs: dict[tuple[int, str, int], dict[str, dict[str, Any]]] = {}
+    for row in run["rows"]:
+        pairs.setdefault((row["n"], row["path"], row["round"]), {})[row["variant"]] = row
+    for (n, path, _round), pair in sorted(pairs.items()):
+        if {"hand", "framework"} <= pair.keys():
+            hand, fw = pair["hand"], pair["framework"]
+            yield (
+                n,
+                path,
+                fw["sagas_per_s"] / hand["sagas_per_s"],
+                fw["cpu_ms_per_saga"] / hand["cpu_ms_per_saga"],
+            )
+
+
+def median_interval(values: Sequence[float], rng: random.Random) -> tuple[float, float]:
+    """A 95% percentile-bootstrap interval for the median of ``values``."""
+    medians = sorted(
+        statistics.median(rng.choices(values, k=len(values))) for _ in range(RESAMPLES)
+    )
+    return medians[int(0.025 * RESAMPLES)], medians[int(0.975 * RESAMPLES) - 1]
+
+
+def pool(runs: Iterable[dict[str, Any]]) -> list[Pooled]:
+    """Pool the rounds of ``runs`` by comparison and case."""
+    groups: dict[tuple[str, int, str], list[tuple[float, float]]] = {}
+    for run in runs:
+        for n, path, throughput, cpu in round_ratios(run):
+            groups.setdefault((comparison(run), n, path), []).append((throughput, cpu))
+    rng = random.Random(SEED)
+    pooled = []
+    for (name, n, path), ratios in sorted(groups.items()):
+        throughput = [t for t, _ in ratios]
+        cpu = [c for _, c in ratios]
+        pooled.append(
+            Pooled(
+                comparison=name,
+                n=n,
+                path=path,
+                rounds=len(ratios),
+                throughput=statistics.median(throughput),
+                throughput_interval=median_interval(throughput, rng),
+                cpu=statistics.median(cpu),
+                cpu_interval=median_interval(cpu, rng),
+            )
+        )
+    return pooled
+
+
+def main(files: Sequence[Path]) -> int:
+    """Print the pooled ratios of ``files``."""
+    for p in pool(json.loads(f.read_text()) for f in files):
+        t_low, t_high = p.throughput_interval
+        c_low, c_high = p.cpu_interval
+        print(
+            f"{p.comparison:<40} n={p.n:<5} {p.path:<12} rounds={p.rounds:<3} "
+            f"ratio={p.throughput:.3f} [{t_low:.3f}, {t_high:.3f}] "
+            f"cpu_ratio={p.cpu:.3f} [{c_low:.3f}, {c_high:.3f}]"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("files", nargs="+", type=Path)
+    raise SystemExit(main(parser.parse_args().files))
