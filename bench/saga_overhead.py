@@ -251,12 +251,16 @@ async def main(sizes: list[int], steps: int, rounds: int) -> int:
         print(
             f"{key}: ratio={value['throughput_ratio']:.2f} ({low:.2f}-{high:.2f}) "
             f"cpu_ratio={value['cpu_ratio']:.2f} ({cpu_low:.2f}-{cpu_high:.2f}) "
-            f"server_cpu_ratio={value['server_cpu_ratio']:.2f} "
+            f"server_cpu_ratio={_format(value['server_cpu_ratio'])} "
             f"extra_events={value['extra_events']}"
         )
     print(f"results: {out}")
     print(f"ratio={summary['throughput_ratio']:.2f}")
     return 0
+
+
+def _format(ratio: float | None) -> str:
+    return "n/a" if ratio is None else f"{ratio:.2f}"
 
 
 def _summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -272,15 +276,18 @@ def _summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
         pairs = [_pair(rows, n, path, round_) for round_ in rounds]
         throughput = [fw["sagas_per_s"] / hand["sagas_per_s"] for hand, fw in pairs]
         cpu = [fw["cpu_ms_per_saga"] / hand["cpu_ms_per_saga"] for hand, fw in pairs]
+        # Without /proc (not Linux) the server's CPU reads as zero: no ratio then.
         server = [
-            fw["server_cpu_ms_per_saga"] / hand["server_cpu_ms_per_saga"] for hand, fw in pairs
+            fw["server_cpu_ms_per_saga"] / hand["server_cpu_ms_per_saga"]
+            for hand, fw in pairs
+            if hand["server_cpu_ms_per_saga"] > 0
         ]
         by_case[f"n={n} {path}"] = {
             "throughput_ratio": statistics.median(throughput),
             "throughput_ratio_range": [min(throughput), max(throughput)],
             "cpu_ratio": statistics.median(cpu),
             "cpu_ratio_range": [min(cpu), max(cpu)],
-            "server_cpu_ratio": statistics.median(server),
+            "server_cpu_ratio": statistics.median(server) if server else None,
             "extra_events": pairs[0][1]["history_events"] - pairs[0][0]["history_events"],
         }
     total_hand = sum(r["n"] / r["sagas_per_s"] for r in rows if r["variant"] == "hand")
