@@ -46,6 +46,13 @@ class Pooled:
 
 def comparison(run: dict[str, Any]) -> str:
     """What a result file compared, from its own metadata."""
+    name = _variants(run)
+    if run.get("workflow_module") == "passed through":
+        return f"{name}, workflow module passed through"
+    return name
+
+
+def _variants(run: dict[str, Any]) -> str:
     # Runs from before 2026-11-25 01:00 did not record their variants: they were these.
     if run.get("candidate", "FrameworkSaga") == "HandWrittenSagaAgain":
         return "A/A (hand-written against itself)"

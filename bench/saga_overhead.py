@@ -1,7 +1,7 @@
 """Hand-written vs framework sagas on the dev server: throughput, latency, CPU, history size.
 
 Usage: python -m bench.saga_overhead [--sizes 100,1000,5000] [--steps 3] [--rounds 2]
-                                     [--lean | --featured | --aa]
+                                     [--lean | --featured | --aa] [--passthrough]
 
 Both variants run in turn (who goes first alternates per round), each batch on a fresh
 in-memory dev server and in-process worker (a server holding many finished histories
@@ -17,7 +17,8 @@ of its rounds' framework/hand-written ratios, printed with their range.
 (like for like with the hand-written saga); ``--featured`` compares the default engine
 with the hand-written saga that also logs each transition and keeps ``SagaStatus``
 current (like for like again); ``--aa`` runs the hand-written saga in both slots, to show
-what the noise alone does.
+what the noise alone does. ``--passthrough`` passes the workflow module through the
+sandbox (by default it is imported again for each saga, the same cost for both variants).
 Results go to bench/results/saga_overhead-<time>.json; the last line printed is the
 throughput ratio framework/hand-written over everything measured (``ratio=0.97``).
 """
@@ -92,6 +93,11 @@ def _server_cpu() -> float:
 #: ``--lean`` runs them with ``audit_log=False, search_attributes=False`` (and a plain start).
 #: The audited hand-written saga (``--featured``) is started as the framework's are.
 START = {"plain": False, "lean": False}
+
+#: ``--passthrough`` passes the benchmark's workflow module through the sandbox. By
+#: default it is imported again for every saga, as the sandbox does with a workflow module
+#: unless told otherwise; that costs both variants the same few milliseconds per saga.
+PASSTHROUGH: list[str] = []
 
 #: Result long-polls held open at once. The dev server refuses more than about a
 #: thousand per namespace ("namespace concurrent poller limit exceeded"), which the
@@ -188,7 +194,7 @@ def _configure_logs(mode: str) -> Path | None:
 @contextlib.asynccontextmanager
 async def bench_worker(steps: int = 3) -> AsyncIterator[tuple[Client, str]]:
     """An in-memory dev server and a warmed-up worker for both variants: (client, queue)."""
-    env = await start_dev_server()
+    env = await start_dev_server(PASSTHROUGH)
     queue = f"bench-{uuid.uuid4().hex[:6]}"
     try:
         async with Worker(
@@ -237,6 +243,7 @@ async def main(sizes: list[int], steps: int, rounds: int) -> int:
         "steps": steps,
         "framework_start": "plain" if START["plain"] else "start_saga",
         "framework_lean": START["lean"],
+        "workflow_module": "passed through" if PASSTHROUGH else "imported again per saga",
         "baseline": VARIANTS["hand"].__name__,
         "candidate": VARIANTS["framework"].__name__,
         "latency": "server start_time to close_time",
@@ -324,6 +331,11 @@ if __name__ == "__main__":
         help="baseline: the hand-written saga with the default engine's audit log and status",
     )
     parser.add_argument(
+        "--passthrough",
+        action="store_true",
+        help="pass the workflow module through the sandbox instead of importing it per saga",
+    )
+    parser.add_argument(
         "--aa",
         action="store_true",
         help="A/A check: the hand-written saga in both slots (the ratios show the noise)",
@@ -335,6 +347,8 @@ if __name__ == "__main__":
         VARIANTS["hand"] = HandWrittenAuditedSaga
     START["plain"] = args.plain_start or args.lean
     START["lean"] = args.lean
+    if args.passthrough:
+        PASSTHROUGH.append("bench")
     log_file = _configure_logs(args.log)
     print(f"audit log: {log_file or 'off'}", flush=True)
     code = asyncio.run(main([int(s) for s in args.sizes.split(",")], args.steps, args.rounds))

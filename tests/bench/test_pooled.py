@@ -110,3 +110,16 @@ def test_the_comparison_is_read_from_the_runs_metadata(
     run = {"baseline": baseline, "candidate": candidate, "framework_lean": lean, "rows": []}
 
     assert comparison(run).startswith(expected)
+
+
+def test_runs_with_the_workflow_module_passed_through_are_pooled_apart() -> None:
+    rows = [_row("hand", 0, 40.0, 20.0), _row("framework", 0, 38.0, 21.0)]
+    through = {**_run(rows), "workflow_module": "passed through"}
+    again = {**_run(rows), "workflow_module": "imported again per saga"}
+
+    names = {p.comparison for p in pool([through, again, _run(rows)])}
+
+    assert names == {
+        "lean engine vs hand-written, workflow module passed through",
+        "lean engine vs hand-written",
+    }
