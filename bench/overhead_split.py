@@ -1,6 +1,7 @@
 """Where the worker's Python CPU goes, per saga, for hand-written and framework sagas.
 
 Usage: python -m bench.overhead_split [--n 300] [--rounds 4] [--path compensating] [--lean]
+                                      [--passthrough]
 
 The benchmark of `bench.saga_overhead` (one dev server, one worker, the variants
 interleaved) with the worker's stages timed in thread CPU time, so that neither the dev
@@ -177,15 +178,26 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--path", choices=["happy", "compensating"], default="compensating")
     parser.add_argument("--lean", action="store_true", help="framework sagas as in --lean")
+    parser.add_argument(
+        "--passthrough", action="store_true", help="the workflow module passed through"
+    )
     args = parser.parse_args()
     saga_overhead.START["plain"] = saga_overhead.START["lean"] = args.lean
+    if args.passthrough:
+        saga_overhead.PASSTHROUGH.append("bench")
     saga_overhead._configure_logs("json")
     _instrument()
     split = asyncio.run(main(args.n, args.rounds, args.path == "compensating"))
     out = (
         Path(__file__).parent / "results" / f"overhead_split-{time.strftime('%Y%m%dT%H%M%S')}.json"
     )
-    meta = {"n": args.n, "rounds": args.rounds, "path": args.path, "lean": args.lean}
+    meta = {
+        "n": args.n,
+        "rounds": args.rounds,
+        "path": args.path,
+        "lean": args.lean,
+        "workflow_module": "passed through" if args.passthrough else "imported again per saga",
+    }
     out.write_text(json.dumps({**meta, "ms_per_saga": split}, indent=2))
     print(f"{'stage (thread CPU, ms/saga)':<30} {'hand':>7} {'framework':>10} {'extra':>7}")
     for stage, label in STAGES.items():
