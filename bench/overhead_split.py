@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import contextlib
 import functools
 import gc
 import json
@@ -140,15 +141,10 @@ def _instrument() -> None:
 
 def _python_cpu() -> float:
     """CPU seconds of the interpreter's threads (the SDK core's own threads excluded)."""
-    ticks = os.sysconf("SC_CLK_TCK")
     total = 0.0
     for thread in threading.enumerate():
-        try:
-            stat = Path(f"/proc/self/task/{thread.native_id}/stat").read_text()
-        except OSError:
-            continue
-        fields = stat.rsplit(")", 1)[1].split()
-        total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+        with contextlib.suppress(OSError):
+            total += saga_overhead.proc_stat(Path(f"/proc/self/task/{thread.native_id}/stat"))[2]
     return total
 
 

@@ -26,6 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+#: One round of a case: the hand-written batch's row and the framework batch's row.
+Row2 = tuple[dict[str, Any], dict[str, Any]]
+
 RESAMPLES = 10_000
 SEED = 20261125
 
@@ -63,14 +66,22 @@ def _variants(run: dict[str, Any]) -> str:
     return "default engine vs hand-written"
 
 
+def round_pairs(rows: Iterable[dict[str, Any]]) -> dict[tuple[int, str], list[Row2]]:
+    """(hand-written, framework) rows of each complete round, by (sagas, path), in round order."""
+    rounds: dict[tuple[int, str, int], dict[str, dict[str, Any]]] = {}
+    for row in rows:
+        rounds.setdefault((row["n"], row["path"], row["round"]), {})[row["variant"]] = row
+    pairs: dict[tuple[int, str], list[Row2]] = {}
+    for (n, path, _round), pair in sorted(rounds.items()):
+        if {"hand", "framework"} <= pair.keys():
+            pairs.setdefault((n, path), []).append((pair["hand"], pair["framework"]))
+    return pairs
+
+
 def round_ratios(run: dict[str, Any]) -> Iterable[tuple[int, str, float, float]]:
     """(sagas, path, throughput ratio, CPU ratio) for each complete round of one run."""
-    pairs: dict[tuple[int, str, int], dict[str, dict[str, Any]]] = {}
-    for row in run["rows"]:
-        pairs.setdefault((row["n"], row["path"], row["round"]), {})[row["variant"]] = row
-    for (n, path, _round), pair in sorted(pairs.items()):
-        if {"hand", "framework"} <= pair.keys():
-            hand, fw = pair["hand"], pair["framework"]
+    for (n, path), pairs in round_pairs(run["rows"]).items():
+        for hand, fw in pairs:
             yield (
                 n,
                 path,

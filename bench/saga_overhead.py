@@ -46,6 +46,7 @@ import structlog
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.worker import Worker
 
+from bench.pooled import round_pairs
 from bench.servers import start_dev_server
 from bench.workloads import (
     FrameworkSaga,
@@ -78,13 +79,23 @@ def _server_cpu() -> float:
     me = str(os.getpid())
     for stat in Path("/proc").glob("[0-9]*/stat"):
         with contextlib.suppress(OSError):
-            text = stat.read_text()
-            comm = text[text.index("(") + 1 : text.rindex(")")]
-            fields = text[text.rindex(")") + 2 :].split()
-            # After the command: state, ppid, ... utime and stime are the 12th and 13th.
-            if fields[1] == me and comm.startswith("temporal"):
-                total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            comm, ppid, cpu = proc_stat(stat)
+            if ppid == me and comm.startswith("temporal"):
+                total += cpu
     return total
+
+
+def proc_stat(path: Path) -> tuple[str, str, float]:
+    """(command, parent pid, CPU seconds) from a ``/proc/<pid>[/task/<tid>]/stat`` file.
+
+    Raises:
+        OSError: The process or thread is gone.
+    """
+    text = path.read_text()
+    comm = text[text.index("(") + 1 : text.rindex(")")]
+    # After the command: state, ppid, ... utime and stime are the 12th and 13th.
+    fields = text[text.rindex(")") + 2 :].split()
+    return comm, fields[1], (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 #: How framework sagas are started: with `start_saga(saga_name=...)` as the docs
@@ -278,9 +289,7 @@ def _summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     round than within one.
     """
     by_case: dict[str, Any] = {}
-    for n, path in sorted({(r["n"], r["path"]) for r in rows}):
-        rounds = sorted({r["round"] for r in rows if (r["n"], r["path"]) == (n, path)})
-        pairs = [_pair(rows, n, path, round_) for round_ in rounds]
+    for (n, path), pairs in round_pairs(rows).items():
         throughput = [fw["sagas_per_s"] / hand["sagas_per_s"] for hand, fw in pairs]
         cpu = [fw["cpu_ms_per_saga"] / hand["cpu_ms_per_saga"] for hand, fw in pairs]
         # Without /proc (not Linux) the server's CPU reads as zero: no ratio then.
@@ -300,13 +309,6 @@ def _summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     total_hand = sum(r["n"] / r["sagas_per_s"] for r in rows if r["variant"] == "hand")
     total_fw = sum(r["n"] / r["sagas_per_s"] for r in rows if r["variant"] == "framework")
     return {"by_case": by_case, "throughput_ratio": total_hand / total_fw}
-
-
-def _pair(
-    rows: list[dict[str, Any]], n: int, path: str, round_: int
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    found = {r["variant"]: r for r in rows if (r["n"], r["path"], r["round"]) == (n, path, round_)}
-    return found["hand"], found["framework"]
 
 
 if __name__ == "__main__":
