@@ -40,6 +40,8 @@ class CompensationOutcome:
 class Compensator:
     """Runs every due compensation of a saga to its end, parking when one fails for good."""
 
+    __slots__ = ("_desk", "_options", "_park", "_rt")
+
     def __init__(
         self,
         runtime: SagaRuntime,

@@ -44,6 +44,9 @@ class _Parking:
 class OperatorDesk:
     """Holds the saga while it is parked and hands it the operator's decision."""
 
+    # Slotted: one object fewer per saga for the collector to walk while it is open.
+    __slots__ = ("_decisions", "_open", "_parking", "_rt")
+
     def __init__(self, runtime: SagaRuntime) -> None:
         self._rt = runtime
         self._parking: _Parking | None = None

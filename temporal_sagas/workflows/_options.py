@@ -5,10 +5,12 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from temporalio.common import RetryPolicy
 from temporalio.workflow import ActivityCancellationType
+
+T = TypeVar("T")
 
 #: Actions before the pivot: a few attempts, then the saga compensates.
 DEFAULT_ACTION_RETRY = RetryPolicy(maximum_attempts=3)
@@ -44,12 +46,18 @@ class StepOptions:
 
     def merged_over(self, base: StepOptions) -> StepOptions:
         """Return these options with unset fields taken from ``base``."""
-        updates = {
-            f.name: getattr(self, f.name)
-            for f in dataclasses.fields(self)
-            if getattr(self, f.name) is not None
-        }
-        return dataclasses.replace(base, **updates)
+        # Field by field rather than through `dataclasses.replace`, which looks every
+        # field up twice more; every saga merges its options when it starts.
+        return StepOptions(
+            start_to_close_timeout=_first(self.start_to_close_timeout, base.start_to_close_timeout),
+            schedule_to_close_timeout=_first(
+                self.schedule_to_close_timeout, base.schedule_to_close_timeout
+            ),
+            heartbeat_timeout=_first(self.heartbeat_timeout, base.heartbeat_timeout),
+            retry_policy=_first(self.retry_policy, base.retry_policy),
+            task_queue=_first(self.task_queue, base.task_queue),
+            cancellation_type=_first(self.cancellation_type, base.cancellation_type),
+        )
 
     def activity_kwargs(self, *, local: bool) -> dict[str, Any]:
         """Keyword arguments for ``workflow.start_activity`` (or its local twin)."""
@@ -64,6 +72,10 @@ class StepOptions:
             kwargs["heartbeat_timeout"] = self.heartbeat_timeout
             kwargs["task_queue"] = self.task_queue
         return kwargs
+
+
+def _first(value: T | None, fallback: T | None) -> T | None:
+    return fallback if value is None else value
 
 
 ACTION_DEFAULTS = StepOptions(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 
 from temporalio import workflow
@@ -18,7 +19,7 @@ from temporal_sagas._context import outgoing_step
 from temporal_sagas._models import FailureInfo, SagaEventKind, SagaStatus, StepContext
 from temporal_sagas._search_attributes import SAGA_NAME, SAGA_STATUS
 from temporal_sagas.workflows._options import StepOptions
-from temporal_sagas.workflows._records import Ledger, timeline_event
+from temporal_sagas.workflows._records import Ledger, TimelineRow, timeline_event
 
 with workflow.unsafe.imports_passed_through():
     # One writer (and thread) per process, also where temporal_sagas is not passed through.
@@ -30,14 +31,30 @@ T = TypeVar("T")
 class SagaRuntime:
     """State and services shared by the step runner, the compensator and the operator desk."""
 
+    # Slotted: one object fewer per saga for the collector to walk while it is open.
+    __slots__ = (
+        "_audit",
+        "_audit_log",
+        "_index",
+        "_info",
+        "_now",
+        "_search_attributes",
+        "_task",
+        "ledger",
+    )
+
     def __init__(self, ledger: Ledger, *, search_attributes: bool, audit_log: bool = True) -> None:
         self.ledger = ledger
         self._search_attributes = search_attributes
         self._audit_log = audit_log
+        # The run's info does not change; its history length is read through it.
+        self._info = workflow.info()
         # Audit bookkeeping, rebuilt identically on every replay: the workflow task
-        # the last event was emitted in, its index there, and the chain's last hash.
+        # the last event was emitted in, its time, the event's index in that task,
+        # and the chain's last hash.
         self._task = 0
-        self._index = 0
+        self._now = ledger.started_at
+        self._index = -1
         self._audit: AuditChain | None = None
 
     # -- timeline and status ---------------------------------------------------------------
@@ -49,44 +66,59 @@ class SagaRuntime:
         step: str | None = None,
         detail: str | None = None,
         failure: FailureInfo | None = None,
-    ) -> None:
+    ) -> datetime:
         """Record a transition in the timeline and log it once (never on replay).
 
         The audit event goes to `AUDIT_WRITER`, which logs it off the workflow
         thread. Without the audit log the event still gets its id (the timeline is
         what the query returns and what history rebuilds compare with), but no chain.
+
+        Returns:
+            The event's time (workflow time).
         """
+        task = self._current_task()
+        self._index += 1
+        at = self._now
+        # `_value_` rather than `.value`: the same string without a descriptor call,
+        # and this runs for every transition of every saga.
         row = (
-            kind.value,
-            self._next_event_id(),
-            workflow.now(),
+            kind._value_,
+            event_id(self.ledger.run_id, task, self._index),
+            at,
             step,
-            self.ledger.status.value,
+            self.ledger.status._value_,
             detail,
             failure,
         )
         self.ledger.timeline.append(row)
-        if not self._audit_log:
-            return
+        if self._audit_log:
+            self._log(row)
+        return at
+
+    def now(self) -> datetime:
+        """Workflow time, as `workflow.now` gives it."""
+        self._current_task()
+        return self._now
+
+    def _current_task(self) -> int:
+        """The id of the current task's WorkflowTaskStarted event, the same on every replay.
+
+        During a workflow task the current history length is that id (also when the
+        task is replayed). Workflow time only moves when a new task starts, so it is
+        read once per task.
+        """
+        task = self._info.get_current_history_length()
+        if task != self._task:
+            self._task, self._now, self._index = task, workflow.now(), -1
+        return task
+
+    def _log(self, row: TimelineRow) -> None:
         event = timeline_event(row)
-        record = self.ledger.find(step) if step is not None else None
+        record = self.ledger.find(event.step) if event.step is not None else None
         fields = self._chain().append(event, record.idempotency_key if record else None)
         if not workflow.unsafe.is_replaying_history_events():
             fields[AUDIT_MARKER] = True
-            AUDIT_WRITER.submit(kind.value, fields)
-
-    def _next_event_id(self) -> str:
-        """``<run id>/<WorkflowTaskStarted event id>.<index>``, the same on every replay.
-
-        During a workflow task the current history length is the id of its
-        WorkflowTaskStarted event (also when that task is replayed).
-        """
-        task = workflow.info().get_current_history_length()
-        if task != self._task:
-            self._task, self._index = task, 0
-        else:
-            self._index += 1
-        return event_id(self.ledger.run_id, task, self._index)
+            AUDIT_WRITER.submit(event.kind.value, fields)
 
     def _chain(self) -> AuditChain:
         # Built on first use: the identity is fixed for the run by then.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+from types import FunctionType
 from typing import Any
 
 from temporalio.exceptions import ApplicationError
@@ -39,11 +40,15 @@ def workflow_type_name(run_fn: Any) -> str:
 
 
 def _declared_name(fn: Any, definition: str, fallback: str) -> str:
-    # The SDK's decorators leave their definition, with its registered name, on the function.
+    # The SDK's decorators leave their definition, with its registered name, on the
+    # function. Looked up first: it is the common case, and inside the sandbox every
+    # `isinstance` goes through the sandbox's wrapper.
+    name = getattr(getattr(fn, definition, None), "name", None)
+    if name is not None:
+        return str(name)
     if isinstance(fn, str):
         return fn
-    name = getattr(getattr(fn, definition, None), "name", None)
-    return name if isinstance(name, str) else getattr(fn, fallback, repr(fn))
+    return str(getattr(fn, fallback, repr(fn)))
 
 
 def takes_result(compensate: Any, n_args: int, explicit: bool | None) -> bool:
@@ -62,9 +67,11 @@ def takes_result(compensate: Any, n_args: int, explicit: bool | None) -> bool:
 
 
 def _positional_count(fn: Any) -> int:
-    if inspect.isfunction(fn):
+    if type(fn) is FunctionType:
         # A plain function (as activities are) says it directly; a full signature
-        # costs far more, and every step of every saga asks.
+        # costs far more, and every step of every saga asks. (`type` rather than
+        # `inspect.isfunction`, whose `isinstance` the sandbox wraps; functions
+        # cannot be subclassed.)
         return fn.__code__.co_argcount
     return sum(
         1

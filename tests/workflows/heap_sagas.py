@@ -34,7 +34,14 @@ class HeapProbeSaga:
                 for row in ledger.timeline
                 if gc.is_tracked(row) and row[6] is None
             ]
-        kept = [ledger, *ledger.steps, *(s.compensation for s in ledger.steps if s.compensation)]
+        kept = [
+            saga,
+            saga._runtime(),
+            saga._operator(),
+            ledger,
+            *ledger.steps,
+            *(s.compensation for s in ledger.steps if s.compensation),
+        ]
         return tracked + [
             f"{type(o).__name__} has a __dict__" for o in kept if hasattr(o, "__dict__")
         ]

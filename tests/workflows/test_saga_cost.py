@@ -56,7 +56,8 @@ async def test_open_saga_keeps_its_timeline_out_of_the_collectors_way(
     saga_dev_env: WorkflowEnvironment, saga_task_queue: str
 ) -> None:
     # A full collection walks every tracked object of every open saga: the timeline's
-    # rows (one per transition) must drop out of tracking, the records carry no __dict__.
+    # rows (one per transition) must drop out of tracking; neither the records nor the
+    # engine's own objects (saga, runtime, operator desk) carry a __dict__.
     async with saga_worker(saga_dev_env.client, saga_task_queue, workflows=[HeapProbeSaga]):
         left = await saga_dev_env.client.execute_workflow(
             HeapProbeSaga.run, new_id("heap"), id=new_id("heap"), task_queue=saga_task_queue
