@@ -14,6 +14,11 @@ meanwhile, so it is quieter than the throughput benchmark (`bench.saga_overhead`
 shared 2-core machine; two runs still differ by up to about 15% in their ratios. A replay
 logs nothing, so the live audit log's rendering is not in these figures; the hash chain
 is. Results go to bench/results/activation_cost-<time>.json.
+
+Each history is also replayed once more with every function call in its activations
+counted (Python functions and built-ins, through `sys.setprofile`). Unlike the CPU time,
+that count is the same on every run, so it shows a change to the engine's code path on a
+machine too noisy to time it.
 """
 
 from __future__ import annotations
@@ -74,29 +79,88 @@ async def _cost(replayer: Replayer, history: WorkflowHistory, n: int, repeats: i
     return statistics.median(samples)
 
 
+class _CallCounter:
+    """Counts the calls made inside `_WorkflowInstanceImpl.activate`, on any thread."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self._original = _workflow_instance._WorkflowInstanceImpl.activate
+
+    def _profile(self, frame: Any, event: str, arg: Any) -> None:
+        if event in ("call", "c_call"):
+            self.calls += 1
+
+    def install(self) -> None:
+        original, profile = self._original, self._profile
+
+        def counted(instance: Any, activation: Any) -> Any:
+            sys.setprofile(profile)
+            try:
+                return original(instance, activation)
+            finally:
+                sys.setprofile(None)
+
+        _workflow_instance._WorkflowInstanceImpl.activate = counted
+
+    def uninstall(self) -> None:
+        _workflow_instance._WorkflowInstanceImpl.activate = self._original
+
+
+async def _calls(replayer: Replayer, history: WorkflowHistory) -> int:
+    """Function calls per replay of ``history``, in its activations."""
+    await replayer.replay_workflows(_repeat(history, 5))  # warm-up: first-use caches
+    counter = _CallCounter()
+    counter.install()
+    try:
+        await replayer.replay_workflows(_repeat(history, 10))
+    finally:
+        counter.uninstall()
+    return counter.calls // 10
+
+
 async def main(n: int, repeats: int) -> int:
     saga_overhead._configure_logs("off")
     histories = await _record()
+    plugins = [SagaPlugin(passthrough_modules=["bench"])]
+    replayers = {
+        key: Replayer(
+            workflows=[next(wf for name, wf, _ in VARIANTS if name == key[0])], plugins=plugins
+        )
+        for key in histories
+    }
+    # Counted before the timing is installed, so that the timing's own calls are not.
+    calls = {key: await _calls(replayers[key], history) for key, history in histories.items()}
     # The SDK's own activation method, timed as `bench.overhead_split` times its stages.
     overhead_split._time_sync(_workflow_instance._WorkflowInstanceImpl, "activate", "workflow")
-    plugins = [SagaPlugin(passthrough_modules=["bench"])]
     rows = []
     for (label, path), history in histories.items():
-        wf = next(wf for name, wf, _ in VARIANTS if name == label)
-        replayer = Replayer(workflows=[wf], plugins=plugins)
-        cost = await _cost(replayer, history, n, repeats)
-        rows.append({"variant": label, "path": path, "events": len(history.events), "ms": cost})
-        print(f"{label:>20} {path:<12} events={len(history.events)} {cost:6.3f} ms", flush=True)
-    hand = {r["path"]: r["ms"] for r in rows if r["variant"] == "hand-written"}
+        cost = await _cost(replayers[(label, path)], history, n, repeats)
+        rows.append(
+            {
+                "variant": label,
+                "path": path,
+                "events": len(history.events),
+                "ms": cost,
+                "calls": calls[(label, path)],
+            }
+        )
+        print(
+            f"{label:>20} {path:<12} events={len(history.events)} {cost:6.3f} ms "
+            f"calls={calls[(label, path)]}",
+            flush=True,
+        )
+    hand = {r["path"]: r for r in rows if r["variant"] == "hand-written"}
     for row in rows:
-        row["ratio"] = row["ms"] / hand[row["path"]]
+        row["ratio"] = row["ms"] / hand[row["path"]]["ms"]
+        row["calls_ratio"] = row["calls"] / hand[row["path"]]["calls"]
     out = (
         Path(__file__).parent / "results" / f"activation_cost-{time.strftime('%Y%m%dT%H%M%S')}.json"
     )
     out.write_text(json.dumps({"n": n, "repeats": repeats, "rows": rows}, indent=2))
     for path in ("happy", "compensating"):
         line = ", ".join(
-            f"{r['variant']} {r['ms']:.2f} ms ({r['ratio']:.2f}x)"
+            f"{r['variant']} {r['ms']:.2f} ms ({r['ratio']:.2f}x), "
+            f"{r['calls']} calls ({r['calls_ratio']:.2f}x)"
             for r in rows
             if r["path"] == path
         )

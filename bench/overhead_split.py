@@ -18,7 +18,15 @@ server nor the other threads count:
   renderer and the file write), off the workflow threads;
 - ``garbage collection``: collector runs, wherever they happened (they overlap the rows
   above);
-- ``all Python threads``: everything the interpreter's threads used.
+- ``all Python threads``: everything the interpreter's threads used;
+- ``SDK core threads``: the rest of the process, the SDK core's native threads (its
+  Rust runtime: polling, history, the gRPC connection);
+- ``whole process``: both.
+
+It also counts, per saga: how often the worker entered the workflow sandbox (for an
+activation, or for a payload's serialization or storage context: the SDK fetches one by
+running code inside the sandbox for every payload sequence it encodes or decodes), and
+the collector's runs by generation with the cyclic garbage they freed.
 
 The stages are timed by wrapping the SDK's own methods (temporalio 1.35 internals); an
 async stage is timed one step at a time, so time spent waiting is not counted. Results go
@@ -43,6 +51,7 @@ from pathlib import Path
 from typing import Any
 
 from temporalio.worker import _activity, _workflow
+from temporalio.worker.workflow_sandbox import _runner
 
 from bench import saga_overhead
 from temporal_sagas._audit_writer import AuditWriter
@@ -56,8 +65,20 @@ STAGES = {
     "writer": "audit writer thread",
     "gc": "garbage collection",
     "python": "all Python threads",
+    "core": "SDK core threads",
+    "process": "whole process",
+}
+COUNTS = {
+    "activate": "sandbox entries: activations",
+    "get_serialization_context": "sandbox entries: serialization contexts",
+    "get_external_store_context": "sandbox entries: storage contexts",
+    "gc0": "collector runs: generation 0",
+    "gc1": "collector runs: generation 1",
+    "gc2": "collector runs: generation 2",
+    "garbage": "cyclic garbage freed (objects)",
 }
 _spent: collections.Counter[str] = collections.Counter()
+_counted: collections.Counter[str] = collections.Counter()
 # Workflow threads, the event loop and the collector all add up: ``+=`` is not atomic.
 # Reentrant, since a collection (and its callback) can start while the lock is held.
 _adding = threading.RLock()
@@ -102,6 +123,18 @@ def _time_async(owner: Any, name: str, stage: str) -> None:
     setattr(owner, name, timed)
 
 
+def _count_calls(owner: Any, name: str) -> None:
+    original: Callable[..., Any] = getattr(owner, name)
+
+    @functools.wraps(original)
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        with _adding:  # activations run on several workflow threads
+            _counted[name] += 1
+        return original(*args, **kwargs)
+
+    setattr(owner, name, counted)
+
+
 def _time_sync(owner: Any, name: str, stage: str) -> None:
     original: Callable[..., Any] = getattr(owner, name)
 
@@ -122,12 +155,19 @@ def _instrument() -> None:
     _time_sync(_workflow._RunningWorkflow, "activate", "workflow")
     _time_async(_activity._ActivityWorker, "_handle_start_activity_task", "activity")
     _time_sync(AuditWriter, "_handle", "writer")
+    for entry in ("activate", "get_serialization_context", "get_external_store_context"):
+        _count_calls(_runner._Instance, entry)
     one = saga_overhead._one
 
     async def timed_one(*args: Any) -> Any:
         return await _Timed(one(*args), "client")
 
     saga_overhead._one = timed_one  # `_batch` looks `_one` up at call time
+    gc.callbacks.append(_collector_watch())
+
+
+def _collector_watch() -> Callable[[str, dict[str, Any]], None]:
+    """A `gc.callbacks` entry: each collection's thread CPU, generation and garbage."""
     started: list[float] = []
 
     def on_gc(phase: str, info: dict[str, Any]) -> None:
@@ -135,8 +175,11 @@ def _instrument() -> None:
             started.append(time.thread_time())
         elif started:
             _add("gc", time.thread_time() - started.pop())
+            with _adding:
+                _counted[f"gc{info['generation']}"] += 1
+                _counted["garbage"] += info["collected"]
 
-    gc.callbacks.append(on_gc)
+    return on_gc
 
 
 def _python_cpu() -> float:
@@ -148,24 +191,34 @@ def _python_cpu() -> float:
     return total
 
 
-async def main(n: int, rounds: int, fail: bool) -> dict[str, Any]:
-    per_saga: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
+def _per_variant(per_saga: dict[str, collections.Counter[str]], keys: Any) -> dict[str, Any]:
+    return {key: {v: per_saga[v][key] for v in ("hand", "framework")} for key in keys}
+
+
+async def main(n: int, rounds: int, fail: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Run the batches; (ms of CPU per saga by stage, counts per saga), each by variant."""
+    cpu: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
+    counts: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
     async with saga_overhead.bench_worker() as (client, queue):
         for r in range(rounds):
             for variant in saga_overhead.turn_order(r):
                 _spent.clear()
-                before = _python_cpu()
+                _counted.clear()
+                python0, process0 = _python_cpu(), saga_overhead._cpu()
                 await saga_overhead._batch(client, variant, n, 3, fail, queue)
-                _spent["python"] = _python_cpu() - before
+                _spent["python"] = _python_cpu() - python0
+                _spent["process"] = saga_overhead._cpu() - process0
+                _spent["core"] = _spent["process"] - _spent["python"]
                 for stage, seconds in _spent.items():
-                    per_saga[variant][stage] += 1000 * seconds / n / rounds
+                    cpu[variant][stage] += 1000 * seconds / n / rounds
+                for key, count in _counted.items():
+                    counts[variant][key] += count / n / rounds
                 print(
-                    f"{variant:>9} round {r}: {1000 * _spent['python'] / n:.2f} ms/saga", flush=True
+                    f"{variant:>9} round {r}: {1000 * _spent['python'] / n:.2f} ms/saga in "
+                    f"Python threads, {1000 * _spent['process'] / n:.2f} in the process",
+                    flush=True,
                 )
-    return {
-        stage: {"hand": per_saga["hand"][stage], "framework": per_saga["framework"][stage]}
-        for stage in STAGES
-    }
+    return _per_variant(cpu, STAGES), _per_variant(counts, COUNTS)
 
 
 if __name__ == "__main__":
@@ -183,7 +236,7 @@ if __name__ == "__main__":
         saga_overhead.PASSTHROUGH.append("bench")
     saga_overhead._configure_logs("json")
     _instrument()
-    split = asyncio.run(main(args.n, args.rounds, args.path == "compensating"))
+    split, counts = asyncio.run(main(args.n, args.rounds, args.path == "compensating"))
     out = (
         Path(__file__).parent / "results" / f"overhead_split-{time.strftime('%Y%m%dT%H%M%S')}.json"
     )
@@ -194,11 +247,15 @@ if __name__ == "__main__":
         "lean": args.lean,
         "workflow_module": "passed through" if args.passthrough else "imported again per saga",
     }
-    out.write_text(json.dumps({**meta, "ms_per_saga": split}, indent=2))
-    print(f"{'stage (thread CPU, ms/saga)':<30} {'hand':>7} {'framework':>10} {'extra':>7}")
-    for stage, label in STAGES.items():
-        hand, framework = split[stage]["hand"], split[stage]["framework"]
-        print(f"{label:<30} {hand:7.2f} {framework:10.2f} {framework - hand:+7.2f}")
+    out.write_text(json.dumps({**meta, "ms_per_saga": split, "per_saga": counts}, indent=2))
+    for title, rows, labels in (
+        ("stage (thread CPU, ms/saga)", split, STAGES),
+        ("count per saga", counts, COUNTS),
+    ):
+        print(f"{title:<42} {'hand':>7} {'framework':>10} {'extra':>7}")
+        for key, label in labels.items():
+            hand, framework = rows[key]["hand"], rows[key]["framework"]
+            print(f"{label:<42} {hand:7.2f} {framework:10.2f} {framework - hand:+7.2f}")
     print(f"results: {out}")
     sys.stdout.flush()
     os._exit(0)

@@ -156,7 +156,8 @@ class Ledger:
 
     def find(self, name: str) -> Step | None:
         """Return the step called ``name``, if any."""
-        for step in self.steps:
+        # Newest first: the step asked about is nearly always one of the last.
+        for step in reversed(self.steps):
             if step.name == name:
                 return step
         return None

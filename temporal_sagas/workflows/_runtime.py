@@ -9,7 +9,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from temporalio import workflow
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
@@ -19,7 +19,7 @@ from temporal_sagas._context import outgoing_step
 from temporal_sagas._models import FailureInfo, SagaEventKind, SagaStatus, StepContext
 from temporal_sagas._search_attributes import SAGA_NAME, SAGA_STATUS
 from temporal_sagas.workflows._options import StepOptions
-from temporal_sagas.workflows._records import Ledger, TimelineRow, timeline_event
+from temporal_sagas.workflows._records import Ledger, Step, TimelineRow, timeline_event
 
 with workflow.unsafe.imports_passed_through():
     # One writer (and thread) per process, also where temporal_sagas is not passed through.
@@ -160,29 +160,24 @@ class SagaRuntime:
 
     # -- calling activities --------------------------------------------------------------
 
-    def context_for(self, step: str, kind: str, step_key: str) -> StepContext:
+    def context_for(self, step: Step, kind: Literal["action", "compensation"]) -> StepContext:
         """The `StepContext` an activity of ``step`` will see."""
-        own_key = step_key if kind == "action" else f"{step_key}/compensate"
+        step_key = step.idempotency_key
         # The step's facts ride along so the history alone can rebuild the SagaState.
-        record = self.ledger.find(step)
-        compensation = None
-        if record is not None:
-            compensation = record.compensation or record.deferred_compensation
+        compensation = step.compensation or step.deferred_compensation
         return StepContext(
             saga=self.ledger.name,
             saga_key=self.ledger.key,
-            step=step,
-            kind="action" if kind == "action" else "compensation",
+            step=step.name,
+            kind=kind,
             step_key=step_key,
-            idempotency_key=own_key,
+            idempotency_key=step_key if kind == "action" else f"{step_key}/compensate",
             workflow_id=self.ledger.workflow_id,
             policy=self.ledger.policy,
-            pivot=record.pivot if record else False,
-            after_pivot=record.after_pivot if record else False,
+            pivot=step.pivot,
+            after_pivot=step.after_pivot,
             compensation=compensation.activity_name if compensation else None,
-            compensate_on="success"
-            if record is not None and record.deferred_compensation is not None
-            else "attempt",
+            compensate_on="attempt" if step.deferred_compensation is None else "success",
         )
 
     def start_activity(
@@ -271,15 +266,14 @@ class SagaRuntime:
 class ActivityLaunch:
     """Schedules one step's action activity, given the activity id of the attempt.
 
-    A slotted object rather than a closure: a closure over these eight values is ten
-    objects for the garbage collector to walk for as long as the activity runs.
+    A slotted object rather than a closure: a closure holds a cell per value it uses,
+    all of them for the garbage collector to walk for as long as the activity runs.
     """
 
     runtime: SagaRuntime
     activity: Any
     args: list[Any]
-    step: str
-    step_key: str
+    step: Step
     options: StepOptions
     local: bool
     result_type: type | None
@@ -290,7 +284,7 @@ class ActivityLaunch:
         return rt.start_activity(
             self.activity,
             self.args,
-            context=rt.context_for(self.step, "action", self.step_key),
+            context=rt.context_for(self.step, "action"),
             activity_id=activity_id,
             options=self.options,
             local=self.local,

@@ -362,7 +362,7 @@ class Saga:
         if after_pivot:
             step_options = forward_only(step_options)
 
-        launch = ActivityLaunch(rt, action, args, step_name, key, step_options, local, result_type)
+        launch = ActivityLaunch(rt, action, args, step, step_options, local, result_type)
         return await self._run(step, launch, register_after=compensate_on == "success")
 
     async def child(
@@ -429,7 +429,7 @@ class Saga:
             handle = await rt.start_child(
                 saga_workflow,
                 arg,
-                context=rt.context_for(step_name, "action", key),
+                context=rt.context_for(step, "action"),
                 workflow_id=workflow_id,
                 task_queue=task_queue,
             )
