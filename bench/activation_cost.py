@@ -17,21 +17,22 @@ is. Results go to bench/results/activation_cost-<time>.json.
 
 Each history is also replayed once more with every function call in its activations
 counted (Python functions and built-ins, through `sys.setprofile`). Unlike the CPU time,
-that count is the same on every run, so it shows a change to the engine's code path on a
-machine too noisy to time it.
+that count repeats from run to run (to within a call or two), so it shows a change to the
+engine's code path on a machine too noisy to time it.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import statistics
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -79,43 +80,37 @@ async def _cost(replayer: Replayer, history: WorkflowHistory, n: int, repeats: i
     return statistics.median(samples)
 
 
-class _CallCounter:
-    """Counts the calls made inside `_WorkflowInstanceImpl.activate`, on any thread."""
+@contextlib.contextmanager
+def _calls_counted() -> Iterator[list[int]]:
+    """Count the calls made inside `_WorkflowInstanceImpl.activate` (in ``[0]``) meanwhile."""
+    count = [0]
+    owner = _workflow_instance._WorkflowInstanceImpl
+    original = owner.activate
 
-    def __init__(self) -> None:
-        self.calls = 0
-        self._original = _workflow_instance._WorkflowInstanceImpl.activate
-
-    def _profile(self, frame: Any, event: str, arg: Any) -> None:
+    def profile(frame: Any, event: str, arg: Any) -> None:
         if event in ("call", "c_call"):
-            self.calls += 1
+            count[0] += 1
 
-    def install(self) -> None:
-        original, profile = self._original, self._profile
+    def counted(instance: Any, activation: Any) -> Any:
+        sys.setprofile(profile)
+        try:
+            return original(instance, activation)
+        finally:
+            sys.setprofile(None)
 
-        def counted(instance: Any, activation: Any) -> Any:
-            sys.setprofile(profile)
-            try:
-                return original(instance, activation)
-            finally:
-                sys.setprofile(None)
-
-        _workflow_instance._WorkflowInstanceImpl.activate = counted
-
-    def uninstall(self) -> None:
-        _workflow_instance._WorkflowInstanceImpl.activate = self._original
+    owner.activate = counted
+    try:
+        yield count
+    finally:
+        owner.activate = original
 
 
 async def _calls(replayer: Replayer, history: WorkflowHistory) -> int:
     """Function calls per replay of ``history``, in its activations."""
     await replayer.replay_workflows(_repeat(history, 5))  # warm-up: first-use caches
-    counter = _CallCounter()
-    counter.install()
-    try:
+    with _calls_counted() as count:
         await replayer.replay_workflows(_repeat(history, 10))
-    finally:
-        counter.uninstall()
-    return counter.calls // 10
+    return count[0] // 10
 
 
 async def main(n: int, repeats: int) -> int:

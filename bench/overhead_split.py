@@ -245,7 +245,7 @@ if __name__ == "__main__":
         "rounds": args.rounds,
         "path": args.path,
         "lean": args.lean,
-        "workflow_module": "passed through" if args.passthrough else "imported again per saga",
+        "workflow_module": saga_overhead.workflow_module(),
     }
     out.write_text(json.dumps({**meta, "ms_per_saga": split, "per_saga": counts}, indent=2))
     for title, rows, labels in (

@@ -47,10 +47,14 @@ class Pooled:
     cpu_interval: tuple[float, float]
 
 
+#: How a result file's metadata (``workflow_module``) names the two set-ups.
+PASSED_THROUGH, IMPORTED_AGAIN = "passed through", "imported again per saga"
+
+
 def comparison(run: dict[str, Any]) -> str:
     """What a result file compared, from its own metadata."""
     name = _variants(run)
-    if run.get("workflow_module") == "passed through":
+    if run.get("workflow_module") == PASSED_THROUGH:
         return f"{name}, workflow module passed through"
     return name
 

@@ -46,7 +46,7 @@ import structlog
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.worker import Worker
 
-from bench.pooled import round_pairs
+from bench.pooled import IMPORTED_AGAIN, PASSED_THROUGH, round_pairs
 from bench.servers import start_dev_server
 from bench.workloads import (
     FrameworkSaga,
@@ -109,6 +109,12 @@ START = {"plain": False, "lean": False}
 #: default it is imported again for every saga, as the sandbox does with a workflow module
 #: unless told otherwise; that costs both variants the same few milliseconds per saga.
 PASSTHROUGH: list[str] = []
+
+
+def workflow_module() -> str:
+    """The set-up this run uses, as its result's ``workflow_module`` records it."""
+    return PASSED_THROUGH if PASSTHROUGH else IMPORTED_AGAIN
+
 
 #: Result long-polls held open at once. The dev server refuses more than about a
 #: thousand per namespace ("namespace concurrent poller limit exceeded"), which the
@@ -254,7 +260,7 @@ async def main(sizes: list[int], steps: int, rounds: int) -> int:
         "steps": steps,
         "framework_start": "plain" if START["plain"] else "start_saga",
         "framework_lean": START["lean"],
-        "workflow_module": "passed through" if PASSTHROUGH else "imported again per saga",
+        "workflow_module": workflow_module(),
         "baseline": VARIANTS["hand"].__name__,
         "candidate": VARIANTS["framework"].__name__,
         "latency": "server start_time to close_time",
