@@ -9,6 +9,7 @@ from temporalio.converter import DefaultFailureConverter, PayloadConverter
 from temporalio.exceptions import ApplicationError
 
 from temporal_sagas._errors import SAGA_COMPENSATED, SAGA_COMPENSATION_FAILED
+from temporal_sagas._unwrapped import plain_isinstance
 
 _OUTCOMES = frozenset({SAGA_COMPENSATED, SAGA_COMPENSATION_FAILED})
 
@@ -48,7 +49,7 @@ class SagaFailureConverter(DefaultFailureConverter):
 
 def _is_outcome(exception: BaseException) -> bool:
     return (
-        isinstance(exception, ApplicationError)
+        plain_isinstance(exception, ApplicationError)
         and exception.failure is None
         and exception.type in _OUTCOMES
     )

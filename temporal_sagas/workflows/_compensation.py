@@ -148,13 +148,11 @@ class Compensator:
 
     def _report(self, failed_step: str | None) -> CompensationReport:
         ledger = self._rt.ledger
+        # Newest first, as they ran; every registered step has its compensation.
+        done = [(s.name, s.compensation.status) for s in reversed(ledger.steps) if s.compensation]
 
-        def named(*statuses: CompensationStatus) -> tuple[str, ...]:
-            return tuple(
-                s.name
-                for s in reversed(ledger.registered())
-                if s.compensation is not None and s.compensation.status in statuses
-            )
+        def named(status: CompensationStatus) -> tuple[str, ...]:
+            return tuple(name for name, each in done if each is status)
 
         return CompensationReport(
             saga=ledger.name,

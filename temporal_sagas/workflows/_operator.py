@@ -86,13 +86,13 @@ class OperatorDesk:
         ledger = self._rt.ledger
         self._open_desk()
         self._parking = _Parking(steps=list(steps), allowed=allowed)
-        ledger.parked = list(steps)
+        ledger.parked = tuple(steps)
         self._rt.set_status(SagaStatus.NEEDS_ATTENTION)
         self._rt.emit(SagaEventKind.SAGA_PARKED, detail=", ".join(steps))
         await workflow.wait_condition(lambda: bool(self._decisions))
         decision = self._decisions.pop(0)
         self._parking = None
-        ledger.parked = []
+        ledger.parked = ()
         self._rt.set_status(resume)
         return decision
 
@@ -114,7 +114,7 @@ class OperatorDesk:
                 operator=request.operator,
                 at=workflow.now(),
             )
-            self._rt.ledger.operator_actions.append(record)
+            self._rt.ledger.operator_actions += (record,)
             self._rt.emit(
                 SagaEventKind.OPERATOR_ACTION,
                 step=step,

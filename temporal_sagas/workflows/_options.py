@@ -5,12 +5,10 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from temporalio.common import RetryPolicy
 from temporalio.workflow import ActivityCancellationType
-
-T = TypeVar("T")
 
 #: Actions before the pivot: a few attempts, then the saga compensates.
 DEFAULT_ACTION_RETRY = RetryPolicy(maximum_attempts=3)
@@ -46,17 +44,24 @@ class StepOptions:
 
     def merged_over(self, base: StepOptions) -> StepOptions:
         """Return these options with unset fields taken from ``base``."""
-        # Field by field rather than through `dataclasses.replace`, which looks every
-        # field up twice more; every saga merges its options when it starts.
+        # Field by field and inline, rather than through `dataclasses.replace` or a
+        # helper per field: every saga merges its options when it starts.
+        s, b = self, base
         return StepOptions(
-            start_to_close_timeout=_first(self.start_to_close_timeout, base.start_to_close_timeout),
-            schedule_to_close_timeout=_first(
-                self.schedule_to_close_timeout, base.schedule_to_close_timeout
-            ),
-            heartbeat_timeout=_first(self.heartbeat_timeout, base.heartbeat_timeout),
-            retry_policy=_first(self.retry_policy, base.retry_policy),
-            task_queue=_first(self.task_queue, base.task_queue),
-            cancellation_type=_first(self.cancellation_type, base.cancellation_type),
+            start_to_close_timeout=b.start_to_close_timeout
+            if s.start_to_close_timeout is None
+            else s.start_to_close_timeout,
+            schedule_to_close_timeout=b.schedule_to_close_timeout
+            if s.schedule_to_close_timeout is None
+            else s.schedule_to_close_timeout,
+            heartbeat_timeout=b.heartbeat_timeout
+            if s.heartbeat_timeout is None
+            else s.heartbeat_timeout,
+            retry_policy=b.retry_policy if s.retry_policy is None else s.retry_policy,
+            task_queue=b.task_queue if s.task_queue is None else s.task_queue,
+            cancellation_type=b.cancellation_type
+            if s.cancellation_type is None
+            else s.cancellation_type,
         )
 
     def activity_kwargs(self, *, local: bool) -> dict[str, Any]:
@@ -72,10 +77,6 @@ class StepOptions:
             kwargs["heartbeat_timeout"] = self.heartbeat_timeout
             kwargs["task_queue"] = self.task_queue
         return kwargs
-
-
-def _first(value: T | None, fallback: T | None) -> T | None:
-    return fallback if value is None else value
 
 
 ACTION_DEFAULTS = StepOptions(

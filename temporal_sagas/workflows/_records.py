@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from temporalio.exceptions import ApplicationError, FailureError
 
@@ -21,25 +21,45 @@ from temporal_sagas._models import (
     StepRecord,
     StepStatus,
 )
+from temporal_sagas._unwrapped import plain_isinstance
 from temporal_sagas.workflows._options import StepOptions
 
 
 def failure_info(error: BaseException) -> FailureInfo:
-    """Flatten an exception and its cause chain into a `FailureInfo`."""
-    kind = (
-        error.type if isinstance(error, ApplicationError) and error.type else type(error).__name__
-    )
+    """Flatten an exception and its cause chain into a `FailureInfo`.
+
+    The result is remembered on the exception, with the cause it was made for: the
+    error that fails a step is described again when it fails the saga.
+    """
+    first_cause = _cause(error)
+    known = error.__dict__.get(_MEMO)
+    if known is not None and known[0] is first_cause:
+        return cast(FailureInfo, known[1])
     causes: list[str] = []
-    cause = error.__cause__ or (error.cause if isinstance(error, FailureError) else None)
+    cause = first_cause
     while cause is not None and len(causes) < 8:
-        label = cause.type if isinstance(cause, ApplicationError) and cause.type else None
-        causes.append(f"{label or type(cause).__name__}: {_message(cause)}")
-        cause = cause.__cause__ or (cause.cause if isinstance(cause, FailureError) else None)
-    return FailureInfo(type=kind, message=_message(error), causes=tuple(causes))
+        causes.append(f"{_type_label(cause)}: {_message(cause)}")
+        cause = _cause(cause)
+    info = FailureInfo(type=_type_label(error), message=_message(error), causes=tuple(causes))
+    error.__dict__[_MEMO] = (first_cause, info)
+    return info
+
+
+_MEMO = "_temporal_sagas_failure_info"
+
+
+def _cause(error: BaseException) -> BaseException | None:
+    return error.__cause__ or (error.cause if plain_isinstance(error, FailureError) else None)
+
+
+def _type_label(error: BaseException) -> str:
+    if plain_isinstance(error, ApplicationError) and error.type:
+        return error.type
+    return type(error).__name__
 
 
 def _message(error: BaseException) -> str:
-    return error.message if isinstance(error, FailureError) else str(error)
+    return error.message if plain_isinstance(error, FailureError) else str(error)
 
 
 #: A timeline entry: the fields of a `SagaEvent`, in declaration order, the two enums
@@ -144,8 +164,10 @@ class Ledger:
     started_at: datetime
     status: SagaStatus = SagaStatus.RUNNING
     steps: list[Step] = field(default_factory=list)
-    parked: list[str] = field(default_factory=list)
-    operator_actions: list[OperatorAction] = field(default_factory=list)
+    # Tuples: most sagas never park, and an empty tuple is shared, not one more
+    # object per saga for the collector.
+    parked: tuple[str, ...] = ()
+    operator_actions: tuple[OperatorAction, ...] = ()
     #: Rows, not `SagaEvent` models: a model is three objects for the garbage collector
     #: to walk for as long as the saga is open, and only the query needs the models.
     timeline: list[TimelineRow] = field(default_factory=list)
@@ -176,8 +198,8 @@ class Ledger:
             status=self.status,
             policy=self.policy,
             steps=tuple(s.snapshot() for s in self.steps),
-            parked_steps=tuple(self.parked),
-            operator_actions=tuple(self.operator_actions),
+            parked_steps=self.parked,
+            operator_actions=self.operator_actions,
             failure=self.failure,
             cancel_requested=self.cancel_requested,
             pivot_passed=self.pivot_passed,

@@ -14,7 +14,6 @@ from temporalio.exceptions import (
     ApplicationError,
     ChildWorkflowError,
     FailureError,
-    is_cancelled_exception,
 )
 
 from temporal_sagas._errors import (
@@ -30,6 +29,7 @@ from temporal_sagas._models import (
     SagaStatus,
     StepStatus,
 )
+from temporal_sagas._unwrapped import is_cancelled, plain_isinstance
 from temporal_sagas.workflows._compensation import Compensator
 from temporal_sagas.workflows._operator import QUERY_STATE, OperatorDesk
 from temporal_sagas.workflows._options import (
@@ -53,6 +53,8 @@ R = TypeVar("R")
 
 CompensateOn = Literal["attempt", "success"]
 _NO_ARG: Any = object()
+#: What ends a saga's block and compensates it; anything else is a bug in workflow code.
+_SAGA_FAILURES = (FailureError, asyncio.CancelledError, TimeoutError)
 
 
 class Saga:
@@ -124,9 +126,14 @@ class Saga:
         self._key = key
         self._policy = policy
         self._park = park_on_failure
-        self._action_options = (action_options or StepOptions()).merged_over(ACTION_DEFAULTS)
-        self._compensation_options = (compensation_options or StepOptions()).merged_over(
-            COMPENSATION_DEFAULTS
+        # The framework's defaults as they are when nothing is given: every saga starts here.
+        self._action_options = (
+            action_options.merged_over(ACTION_DEFAULTS) if action_options else ACTION_DEFAULTS
+        )
+        self._compensation_options = (
+            compensation_options.merged_over(COMPENSATION_DEFAULTS)
+            if compensation_options
+            else COMPENSATION_DEFAULTS
         )
         self._search_attributes = search_attributes
         self._audit_log = audit_log
@@ -177,10 +184,10 @@ class Saga:
         if exc is None:
             self._close(SagaStatus.COMPLETED)
             return
-        if not isinstance(exc, FailureError | asyncio.CancelledError | TimeoutError):
+        if not plain_isinstance(exc, _SAGA_FAILURES):
             # A bug in workflow code: fail the task, compensate nothing, resume after a fix.
             return
-        cancelled = is_cancelled_exception(exc)
+        cancelled = is_cancelled(exc)
         if cancelled:
             rt.note_cancel()
         if rt.ledger.pivot_passed:
@@ -213,7 +220,7 @@ class Saga:
             ) from exc
         if rt.ledger.cancel_requested:
             self._close(SagaStatus.CANCELLED)
-            if is_cancelled_exception(exc):
+            if is_cancelled(exc):
                 return
             raise asyncio.CancelledError(workflow.cancellation_reason()) from exc
         self._close(SagaStatus.COMPENSATED)
@@ -493,10 +500,16 @@ class Saga:
 
     # -- internals -------------------------------------------------------------------------
 
-    async def _run(
+    def _run(
         self, step: Step, launch: Callable[[str], Awaitable[Any]], *, register_after: bool
-    ) -> Any:
-        rt = self._runtime()
+    ) -> Awaitable[Any]:
+        """Register ``step`` and hand back what runs it, for the caller to await.
+
+        Not a coroutine itself: one coroutine fewer per step, kept while the step's
+        activity runs and passed through on every resume.
+        """
+        rt = self._rt
+        assert rt is not None  # the callers checked that the saga is open
         compensation, step.compensation = step.compensation, None
         step.deferred_compensation = compensation if register_after else None
         if not register_after:
@@ -504,12 +517,12 @@ class Saga:
         rt.ledger.steps.append(step)
         rt.emit(SagaEventKind.STEP_SCHEDULED, step=step.name)
         if step.after_pivot:
-            return await rt.run_to_end(lambda: self._forward(step, launch))
+            return rt.run_to_end(lambda: self._forward(step, launch))
         if step.pivot:
             # Whether the point of no return was passed must be known: a cancel waits
             # for the pivot's own outcome instead of abandoning it.
-            return await rt.run_to_end(lambda: self._attempt(step, launch, compensation))
-        return await self._attempt(step, launch, compensation)
+            return rt.run_to_end(lambda: self._attempt(step, launch, compensation))
+        return self._attempt(step, launch, compensation)
 
     async def _attempt(
         self,
@@ -548,7 +561,8 @@ class Saga:
             return result
 
     def _complete(self, step: Step, result: Any) -> None:
-        rt = self._runtime()
+        rt = self._rt
+        assert rt is not None  # a step ran, so the saga is open
         step.status = StepStatus.COMPLETED
         step.result, step.has_result = result, True
         if step.pivot:
@@ -556,11 +570,11 @@ class Saga:
         step.closed_at = rt.emit(SagaEventKind.STEP_COMPLETED, step=step.name)
 
     def _fail(self, step: Step, err: BaseException) -> None:
-        step.status = StepStatus.CANCELLED if is_cancelled_exception(err) else StepStatus.FAILED
+        step.status = StepStatus.CANCELLED if is_cancelled(err) else StepStatus.FAILED
         step.failure = failure_info(err)
-        step.closed_at = self._runtime().emit(
-            SagaEventKind.STEP_FAILED, step=step.name, failure=step.failure
-        )
+        rt = self._rt
+        assert rt is not None  # a step ran, so the saga is open
+        step.closed_at = rt.emit(SagaEventKind.STEP_FAILED, step=step.name, failure=step.failure)
 
     def _next_name(self, name: str) -> str:
         check_name("step name", name)
@@ -569,7 +583,8 @@ class Saga:
         return name if seen == 0 else f"{name}[{seen}]"
 
     def _check_step(self, name: str, compensate: object, pivot: bool) -> None:
-        ledger = self._runtime().ledger
+        assert self._rt is not None  # the callers checked that the saga is open
+        ledger = self._rt.ledger
         if pivot and self._pivot_declared:
             raise SagaDefinitionError(
                 f"step {name!r} of saga {self.name!r} is a second pivot; a saga has at most one"

@@ -9,6 +9,7 @@ from typing import Any
 from temporalio.exceptions import ApplicationError
 
 from temporal_sagas._errors import SAGA_ABORTED, SagaDefinitionError
+from temporal_sagas._unwrapped import plain_isinstance
 
 _RESERVED = frozenset("/[]#")
 
@@ -22,9 +23,9 @@ def check_name(what: str, name: str) -> None:
 
 
 def describe_failure(exc: BaseException) -> str:
-    if isinstance(exc, ApplicationError) and exc.type == SAGA_ABORTED:
+    if plain_isinstance(exc, ApplicationError) and exc.type == SAGA_ABORTED:
         return f"it was aborted ({exc.message})"
-    if isinstance(exc, TimeoutError):
+    if plain_isinstance(exc, TimeoutError):
         return "a wait in the saga timed out"
     return f"{type(exc).__name__}: {exc}"
 
@@ -41,18 +42,17 @@ def workflow_type_name(run_fn: Any) -> str:
 
 def _declared_name(fn: Any, definition: str, fallback: str) -> str:
     # The SDK's decorators leave their definition, with its registered name, on the
-    # function. Looked up first: it is the common case, and inside the sandbox every
-    # `isinstance` goes through the sandbox's wrapper.
+    # function. Looked up first: it is the common case.
     name = getattr(getattr(fn, definition, None), "name", None)
     if name is not None:
         return str(name)
-    if isinstance(fn, str):
+    if plain_isinstance(fn, str):
         return fn
     return str(getattr(fn, fallback, repr(fn)))
 
 
 def takes_result(compensate: Any, n_args: int, explicit: bool | None) -> bool:
-    if explicit is not None or isinstance(compensate, str):
+    if explicit is not None or plain_isinstance(compensate, str):
         return bool(explicit)
     count = _positional_count(compensate)
     if count == n_args + 1:

@@ -1,4 +1,5 @@
-"""A saga that reports which parts of its own bookkeeping the garbage collector tracks."""
+"""A saga that reports which parts of its own bookkeeping the garbage collector tracks,
+and which objects it made that it need not have."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 from temporal_sagas import Saga
+from temporal_sagas.workflows._options import ACTION_DEFAULTS, COMPENSATION_DEFAULTS
 from tests.sagas import ACTION_OPTIONS, Call, act, undo_ok
 
 
@@ -42,6 +44,17 @@ class HeapProbeSaga:
             *ledger.steps,
             *(s.compensation for s in ledger.steps if s.compensation),
         ]
-        return tracked + [
-            f"{type(o).__name__} has a __dict__" for o in kept if hasattr(o, "__dict__")
+        # Objects the saga need not make: copies of the framework's default options,
+        # a second description of the error that failed its last step.
+        copies = [
+            "action options copied" if saga._action_options is not ACTION_DEFAULTS else "",
+            "compensation options copied"
+            if saga._compensation_options is not COMPENSATION_DEFAULTS
+            else "",
+            "failure described twice" if ledger.failure is not ledger.steps[-1].failure else "",
         ]
+        return (
+            tracked
+            + [f"{type(o).__name__} has a __dict__" for o in kept if hasattr(o, "__dict__")]
+            + [copy for copy in copies if copy]
+        )

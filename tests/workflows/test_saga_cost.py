@@ -57,7 +57,8 @@ async def test_open_saga_keeps_its_timeline_out_of_the_collectors_way(
 ) -> None:
     # A full collection walks every tracked object of every open saga: the timeline's
     # rows (one per transition) must drop out of tracking; neither the records nor the
-    # engine's own objects (saga, runtime, operator desk) carry a __dict__.
+    # engine's own objects (saga, runtime, operator desk) carry a __dict__; nor does the
+    # saga copy the default options or describe its failure twice.
     async with saga_worker(saga_dev_env.client, saga_task_queue, workflows=[HeapProbeSaga]):
         left = await saga_dev_env.client.execute_workflow(
             HeapProbeSaga.run, new_id("heap"), id=new_id("heap"), task_queue=saga_task_queue
