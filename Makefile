@@ -31,15 +31,21 @@ test: lint
 docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 
-# Speed and memory figures; never part of `make test`. Results land in bench/results/.
+# Speed and memory figures; never part of `make test`. Results land in bench/results/,
+# each naming the commit it measured. About two hours on a 2-core machine.
+SIZES = $${BENCH_SIZES:-100,1000}
+ROUNDS = $${BENCH_ROUNDS:-6}
 bench: $(STAMP)
-	$(BIN)/python -m bench.saga_overhead --sizes $${BENCH_SIZES:-100,1000} --rounds $${BENCH_ROUNDS:-6}
-	$(BIN)/python -m bench.saga_overhead --sizes $${BENCH_SIZES:-100,1000} --rounds $${BENCH_ROUNDS:-6} --lean
-	$(BIN)/python -m bench.saga_overhead --sizes $${BENCH_SIZES:-100,1000} --rounds $${BENCH_ROUNDS:-6} --featured
-	$(BIN)/python -m bench.saga_overhead --sizes $${BENCH_SIZES:-100,1000} --rounds $${BENCH_ROUNDS:-6} --aa
+	$(BIN)/python -m bench.saga_overhead --sizes $(SIZES) --rounds $(ROUNDS) --aa
+	$(BIN)/python -m bench.saga_overhead --sizes $(SIZES) --rounds $(ROUNDS) --lean
+	$(BIN)/python -m bench.saga_overhead --sizes $(SIZES) --rounds $(ROUNDS) --lean --passthrough
+	$(BIN)/python -m bench.saga_overhead --sizes $(SIZES) --rounds $(ROUNDS) --featured
+	$(BIN)/python -m bench.saga_overhead --sizes $(SIZES) --rounds $(ROUNDS)
 	$(BIN)/python -m bench.activation_cost
 	$(BIN)/python -m bench.overhead_breakdown
 	$(BIN)/python -m bench.overhead_split
+	$(BIN)/python -m bench.replay_throughput 2000
+	$(BIN)/python -m bench.idempotency_overhead
 	$(BIN)/python -m bench.show_1000_steps
 	$(BIN)/python -m bench.open_sagas_memory --counts $${BENCH_OPEN_SAGAS:-1000}
 

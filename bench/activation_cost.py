@@ -26,20 +26,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import os
 import statistics
 import sys
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer, _workflow_instance
 
 from bench import overhead_split, saga_overhead
+from bench.provenance import write_result
 from bench.workloads import FrameworkSaga, HandWrittenSaga, Order
 from temporal_sagas import SagaPlugin
 
@@ -148,10 +146,7 @@ async def main(n: int, repeats: int) -> int:
     for row in rows:
         row["ratio"] = row["ms"] / hand[row["path"]]["ms"]
         row["calls_ratio"] = row["calls"] / hand[row["path"]]["calls"]
-    out = (
-        Path(__file__).parent / "results" / f"activation_cost-{time.strftime('%Y%m%dT%H%M%S')}.json"
-    )
-    out.write_text(json.dumps({"n": n, "repeats": repeats, "rows": rows}, indent=2))
+    out = write_result("activation_cost", {"n": n, "repeats": repeats, "rows": rows})
     for path in ("happy", "compensating"):
         line = ", ".join(
             f"{r['variant']} {r['ms']:.2f} ms ({r['ratio']:.2f}x), "

@@ -37,6 +37,7 @@ from temporalio.runtime import MetricBuffer, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
 from bench.open_workloads import ACTIVITIES, KINDS, WORKFLOWS
+from bench.provenance import write_result
 from bench.servers import start_dev_server
 from bench.workloads import Order
 from temporal_sagas import operator_action
@@ -339,17 +340,10 @@ async def main(counts: list[int], kinds: list[str], passthrough: bool, wait_s: f
     finally:
         # The open sagas die with the in-memory dev server.
         await env.shutdown()
-    out = (
-        Path(__file__).parent
-        / "results"
-        / f"open_sagas_memory-{time.strftime('%Y%m%dT%H%M%S')}.json"
-    )
     summary = _summarise(rows)
-    out.write_text(
-        json.dumps(
-            {"passthrough": passthrough, "warmup": WARMUP, "rows": rows, "summary": summary},
-            indent=2,
-        )
+    out = write_result(
+        "open_sagas_memory",
+        {"passthrough": passthrough, "warmup": WARMUP, "rows": rows, "summary": summary},
     )
     print("summary (KiB of worker RSS per open saga):")
     for row in rows:

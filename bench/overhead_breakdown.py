@@ -31,9 +31,9 @@ import json
 import statistics
 import subprocess
 import sys
-import time
-from pathlib import Path
 from typing import Any
+
+from bench.provenance import write_result
 
 CONFIGS: dict[str, tuple[str, ...]] = {
     "full": (),
@@ -130,10 +130,8 @@ def main() -> int:
             f"extra={framework - hand:5.2f}ms cpu_ratio={framework / hand:.3f}",
             flush=True,
         )
-    stamp = time.strftime("%Y%m%dT%H%M%S")
-    out_path = Path(__file__).parent / "results" / f"overhead_breakdown-{stamp}.json"
     meta = {"n": args.n, "rounds": args.rounds, "path": args.path}
-    out_path.write_text(json.dumps({**meta, "rows": rows}, indent=2))
+    out_path = write_result("overhead_breakdown", {**meta, "rows": rows})
     print(f"results: {out_path}")
     return 0
 

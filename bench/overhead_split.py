@@ -41,7 +41,6 @@ import collections
 import contextlib
 import functools
 import gc
-import json
 import os
 import sys
 import threading
@@ -54,6 +53,7 @@ from temporalio.worker import _activity, _workflow
 from temporalio.worker.workflow_sandbox import _runner
 
 from bench import saga_overhead
+from bench.provenance import write_result
 from temporal_sagas._audit_writer import AuditWriter
 
 STAGES = {
@@ -237,9 +237,6 @@ if __name__ == "__main__":
     saga_overhead._configure_logs("json")
     _instrument()
     split, counts = asyncio.run(main(args.n, args.rounds, args.path == "compensating"))
-    out = (
-        Path(__file__).parent / "results" / f"overhead_split-{time.strftime('%Y%m%dT%H%M%S')}.json"
-    )
     meta = {
         "n": args.n,
         "rounds": args.rounds,
@@ -247,7 +244,7 @@ if __name__ == "__main__":
         "lean": args.lean,
         "workflow_module": saga_overhead.workflow_module(),
     }
-    out.write_text(json.dumps({**meta, "ms_per_saga": split, "per_saga": counts}, indent=2))
+    out = write_result("overhead_split", {**meta, "ms_per_saga": split, "per_saga": counts})
     for title, rows, labels in (
         ("stage (thread CPU, ms/saga)", split, STAGES),
         ("count per saga", counts, COUNTS),

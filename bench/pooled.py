@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.provenance import UNRECORDED
+
 #: One round of a case: the hand-written batch's row and the framework batch's row.
 Row2 = tuple[dict[str, Any], dict[str, Any]]
 
@@ -45,6 +47,8 @@ class Pooled:
     throughput_interval: tuple[float, float]
     cpu: float
     cpu_interval: tuple[float, float]
+    #: The code the pooled runs measured (`code_of`), in the order first seen.
+    code: tuple[str, ...] = ()
 
 
 #: How a result file's metadata (``workflow_module``) names the two set-ups.
@@ -57,6 +61,16 @@ def comparison(run: dict[str, Any]) -> str:
     if run.get("workflow_module") == PASSED_THROUGH:
         return f"{name}, workflow module passed through"
     return name
+
+
+def code_of(run: dict[str, Any]) -> str:
+    """The commit a run measured, short, marked when the tree had changes on top of it.
+
+    Runs before 2026-12-04 did not record it.
+    """
+    commit = str(run.get("commit", UNRECORDED))
+    short = commit if commit == UNRECORDED else commit[:7]
+    return f"{short}+changes" if run.get("uncommitted_changes") else short
 
 
 def _variants(run: dict[str, Any]) -> str:
@@ -105,9 +119,11 @@ def median_interval(values: Sequence[float], rng: random.Random) -> tuple[float,
 def pool(runs: Iterable[dict[str, Any]]) -> list[Pooled]:
     """Pool the rounds of ``runs`` by comparison and case."""
     groups: dict[tuple[str, int, str], list[tuple[float, float]]] = {}
+    code: dict[tuple[str, int, str], dict[str, None]] = {}
     for run in runs:
         for n, path, throughput, cpu in round_ratios(run):
             groups.setdefault((comparison(run), n, path), []).append((throughput, cpu))
+            code.setdefault((comparison(run), n, path), {})[code_of(run)] = None
     rng = random.Random(SEED)
     pooled = []
     for (name, n, path), ratios in sorted(groups.items()):
@@ -123,6 +139,7 @@ def pool(runs: Iterable[dict[str, Any]]) -> list[Pooled]:
                 throughput_interval=median_interval(throughput, rng),
                 cpu=statistics.median(cpu),
                 cpu_interval=median_interval(cpu, rng),
+                code=tuple(code[name, n, path]),
             )
         )
     return pooled
@@ -136,7 +153,7 @@ def main(files: Sequence[Path]) -> int:
         print(
             f"{p.comparison:<40} n={p.n:<5} {p.path:<12} rounds={p.rounds:<3} "
             f"ratio={p.throughput:.3f} [{t_low:.3f}, {t_high:.3f}] "
-            f"cpu_ratio={p.cpu:.3f} [{c_low:.3f}, {c_high:.3f}]"
+            f"cpu_ratio={p.cpu:.3f} [{c_low:.3f}, {c_high:.3f}] code={','.join(p.code)}"
         )
     return 0
 

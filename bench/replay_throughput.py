@@ -15,10 +15,12 @@ import os
 import statistics
 import sys
 import time
+from typing import Any
 
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Worker
 
+from bench.provenance import write_result
 from examples.trip_booking.activities import ACTIVITIES, TripRequest
 from examples.trip_booking.workflows import BookTrip
 from temporal_sagas import SagaPlugin
@@ -28,11 +30,8 @@ from temporal_sagas.testing._replay import make_replayer
 DISTINCT = 50
 #: Passing the example's modules through the sandbox, as `SagaPlugin` documents for speed,
 #: spares re-importing them for every history; BENCH_PASSTHROUGH=0 measures without.
-PLUGINS = [
-    SagaPlugin(
-        passthrough_modules=["examples"] if os.environ.get("BENCH_PASSTHROUGH", "1") == "1" else []
-    )
-]
+PASSTHROUGH = ["examples"] if os.environ.get("BENCH_PASSTHROUGH", "1") == "1" else []
+PLUGINS = [SagaPlugin(passthrough_modules=PASSTHROUGH)]
 
 
 async def record() -> list[WorkflowHistory]:
@@ -70,9 +69,9 @@ async def main(n: int) -> None:
         elapsed = time.perf_counter() - started
         assert report.ok, report
         rates.append(n / elapsed)
-    runs = ", ".join(f"{r:.0f}" for r in rates)
     print(f"{n} histories of {events:.0f} events (3-step saga), sandboxed with SagaPlugin")
-    print(f"1 process: runs {runs} histories/s; median {statistics.median(rates):.0f}")
+    rows = [_row(1, rates)]
+    print(f"1 process: {_line(rows[-1])}")
     for jobs in (2,):
         parallel = []
         for _ in range(3):
@@ -81,11 +80,26 @@ async def main(n: int) -> None:
             elapsed = time.perf_counter() - started
             assert report.ok, report
             parallel.append(n / elapsed)
-        runs = ", ".join(f"{r:.0f}" for r in parallel)
-        print(
-            f"{jobs} processes (start-up included): runs {runs} histories/s; "
-            f"median {statistics.median(parallel):.0f}"
-        )
+        rows.append(_row(jobs, parallel))
+        print(f"{jobs} processes (start-up included): {_line(rows[-1])}")
+    out = write_result(
+        "replay_throughput",
+        {"histories": n, "events_per_history": events, "passthrough": PASSTHROUGH, "rows": rows},
+    )
+    print(f"results: {out}")
+
+
+def _row(processes: int, rates: list[float]) -> dict[str, Any]:
+    return {
+        "processes": processes,
+        "histories_per_s": rates,
+        "median_histories_per_s": statistics.median(rates),
+    }
+
+
+def _line(row: dict[str, Any]) -> str:
+    runs = ", ".join(f"{r:.0f}" for r in row["histories_per_s"])
+    return f"runs {runs} histories/s; median {row['median_histories_per_s']:.0f}"
 
 
 if __name__ == "__main__":

@@ -29,7 +29,6 @@ import argparse
 import asyncio
 import contextlib
 import gc
-import json
 import logging
 import os
 import resource
@@ -47,6 +46,7 @@ from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.worker import Worker
 
 from bench.pooled import IMPORTED_AGAIN, PASSED_THROUGH, round_pairs
+from bench.provenance import write_result
 from bench.servers import start_dev_server
 from bench.workloads import (
     FrameworkSaga,
@@ -255,7 +255,6 @@ async def main(sizes: list[int], steps: int, rounds: int) -> int:
                             flush=True,
                         )
     summary = _summarise(rows)
-    out = Path(__file__).parent / "results" / f"saga_overhead-{time.strftime('%Y%m%dT%H%M%S')}.json"
     meta = {
         "steps": steps,
         "framework_start": "plain" if START["plain"] else "start_saga",
@@ -268,7 +267,7 @@ async def main(sizes: list[int], steps: int, rounds: int) -> int:
         "server": "fresh dev server and worker per batch",
         "ratios": "median of per-round framework/hand-written ratios",
     }
-    out.write_text(json.dumps({**meta, "rows": rows, "summary": summary}, indent=2))
+    out = write_result("saga_overhead", {**meta, "rows": rows, "summary": summary})
     for key, value in summary["by_case"].items():
         low, high = value["throughput_ratio_range"]
         cpu_low, cpu_high = value["cpu_ratio_range"]

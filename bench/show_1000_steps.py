@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import shutil
@@ -36,6 +35,7 @@ import structlog
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.worker import Worker
 
+from bench.provenance import write_result
 from bench.servers import start_dev_server
 from bench.workloads import FrameworkSaga, Order, do_step, undo_step
 from temporal_sagas import start_saga
@@ -129,11 +129,8 @@ async def main(steps: int, repeat: int) -> int:
             )
     finally:
         await env.shutdown()
-    out = (
-        Path(__file__).parent / "results" / f"show_1000_steps-{time.strftime('%Y%m%dT%H%M%S')}.json"
-    )
     meta = {"steps": steps, "repeat": repeat, "figures": "median seconds of the repeats"}
-    out.write_text(json.dumps({**meta, "rows": rows}, indent=2))
+    out = write_result("show_1000_steps", {**meta, "rows": rows})
     print(f"results: {out}")
     return 0
 

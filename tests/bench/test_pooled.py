@@ -123,3 +123,17 @@ def test_runs_with_the_workflow_module_passed_through_are_pooled_apart() -> None
         "lean engine vs hand-written, workflow module passed through",
         "lean engine vs hand-written",
     }
+
+
+def test_the_pooled_figures_name_the_code_each_run_measured() -> None:
+    rows = [_row("hand", 0, 40.0, 20.0), _row("framework", 0, 38.0, 21.0)]
+    runs = [
+        {**_run(rows), "commit": "b901d3a" + "0" * 33, "uncommitted_changes": False},
+        {**_run(rows), "commit": "425a88b" + "0" * 33, "uncommitted_changes": True},
+        {**_run(rows), "commit": "b901d3a" + "0" * 33, "uncommitted_changes": False},
+        _run(rows),
+    ]
+
+    [pooled] = pool(runs)
+
+    assert pooled.code == ("b901d3a", "425a88b+changes", "unrecorded")
