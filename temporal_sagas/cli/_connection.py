@@ -175,11 +175,33 @@ def _as_timedelta(seconds: float) -> Any:
 
 
 async def decrypted(history: WorkflowHistory) -> WorkflowHistory:
-    """Decode an encrypted history with the keys in ``SAGAS_ENCRYPTION_KEYS``, if set."""
-    from temporal_sagas.workers._codec import codec_from_env, decode_history
+    """Decode an encrypted history with the keys in ``SAGAS_ENCRYPTION_KEYS``.
+
+    Raises:
+        EncryptionKeyError: The history is encrypted and the variable is unset, or
+            lacks a key the history names.
+    """
+    from temporal_sagas.workers._codec import (
+        ENV_KEYS,
+        EncryptionKeyError,
+        codec_from_env,
+        decode_history,
+        encryption_key_ids,
+    )
 
     codec = codec_from_env()
-    return history if codec is None else await decode_history(history, codec)
+    if codec is not None:
+        return await decode_history(history, codec)
+    needed = encryption_key_ids(history)
+    if needed:
+        # Read without its keys, an encrypted history shows placeholders where inputs
+        # and results belong, and its operator actions cannot be read at all.
+        raise EncryptionKeyError(
+            f"the history of {history.workflow_id!r} is encrypted with key "
+            f"{', '.join(map(repr, needed))}; set {ENV_KEYS} to id:base64key entries "
+            "that include it"
+        )
+    return history
 
 
 def run(coro: Any) -> Any:

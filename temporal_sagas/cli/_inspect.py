@@ -211,14 +211,28 @@ async def _fetch(conn: Connection, workflow_id: str, run_id: str | None) -> Work
 
 
 async def fetch_history(
-    client: Client, workflow_id: str, run_id: str | None, conn: Connection
+    client: Client,
+    workflow_id: str,
+    run_id: str | None,
+    conn: Connection,
+    *,
+    decrypt: bool = True,
 ) -> WorkflowHistory:
-    """Fetch a saga's history, turning "not found" into a `SagaNotFoundError`."""
+    """Fetch a saga's history, turning "not found" into a `SagaNotFoundError`.
+
+    Args:
+        client: The connected client.
+        workflow_id: The saga's workflow id.
+        run_id: A specific run; the latest run when None.
+        conn: The connection settings, named in errors.
+        decrypt: Decrypt the payloads with ``SAGAS_ENCRYPTION_KEYS`` (see `decrypted`);
+            False keeps them as the server stores them.
+    """
     from temporalio.service import RPCError, RPCStatusCode
 
     handle = client.get_workflow_handle(workflow_id, run_id=run_id)
     try:
-        return await decrypted(await handle.fetch_history())
+        history = await handle.fetch_history()
     except RPCError as err:
         if err.status is RPCStatusCode.NOT_FOUND:
             raise SagaNotFoundError(
@@ -226,6 +240,7 @@ async def fetch_history(
                 f"{conn.namespace!r} at {conn.address}; check the id and --namespace"
             ) from err
         raise SagaError(f"cannot read the history of {workflow_id!r}: {err.message}") from err
+    return await decrypted(history) if decrypt else history
 
 
 async def _list(
@@ -258,7 +273,9 @@ async def _list(
     bound = datetime.now(UTC) - stuck
     kept = []
     for row in rows:
-        history = await fetch_history(client, row["workflow_id"], row["run_id"], conn)
+        history = await fetch_history(
+            client, row["workflow_id"], row["run_id"], conn, decrypt=False
+        )
         since = _last_status_change(history)
         if since is not None and since <= bound:
             kept.append({**row, "status_since": since.isoformat()})
@@ -289,7 +306,9 @@ async def _export(
     out_dir.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 (a CLI: nothing else runs)
     written = []
     for workflow_id, run_id in targets:
-        history = await fetch_history(client, workflow_id, run_id, conn)
+        # As the server stores it: an encrypted saga stays encrypted on disk, and the
+        # commands that read the file decrypt it with the keys.
+        history = await fetch_history(client, workflow_id, run_id, conn, decrypt=False)
         run_of = run_id or _run_id(history)
         path = out_dir / history_file_name(workflow_id, run_of)
         path.write_text(dump_history(history), encoding="utf-8")

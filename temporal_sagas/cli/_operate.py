@@ -85,7 +85,7 @@ async def _cancel(conn: Connection, workflow_id: str, reason: str) -> None:
     from temporal_sagas.cli._inspect import fetch_history
 
     client = await connect(conn)
-    await fetch_history(client, workflow_id, None, conn)
+    await fetch_history(client, workflow_id, None, conn, decrypt=False)  # "not found" first
     try:
         await client.get_workflow_handle(workflow_id).cancel(reason=reason)
     except RPCError as err:

@@ -113,12 +113,15 @@ async def _gate(
     limit: int | None,
     jobs: int = 1,
 ) -> ReplayReport:
-    from temporal_sagas.testing._replay import load_histories, replay_histories
+    from temporal_sagas.cli._connection import decrypted
+    from temporal_sagas.testing._replay import HistoryFile, load_histories, replay_histories
 
     histories: list[HistoryFile] = load_histories(paths)
     if query is not None:
         histories.extend(await _fetch(query, address=address, namespace=namespace, limit=limit))
-    return await replay_histories(histories, sagas=sagas, jobs=jobs)
+    # Decrypted here, once, so that the replayers (one per job) need no keys.
+    plain = [HistoryFile(await decrypted(h.history), h.source) for h in histories]
+    return await replay_histories(plain, sagas=sagas, jobs=jobs)
 
 
 async def _fetch(query: str, *, address: str, namespace: str, limit: int | None) -> list[Any]:

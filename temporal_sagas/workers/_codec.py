@@ -134,6 +134,20 @@ async def decode_history(history: WorkflowHistory, codec: PayloadCodec) -> Workf
     return WorkflowHistory(history.workflow_id, events)
 
 
+def encryption_key_ids(history: WorkflowHistory) -> list[str]:
+    """The ids of the keys ``history``'s encrypted payloads name, sorted; empty if none."""
+    found: list[Payload] = []
+    for event in history.events:
+        _collect(event, found)
+    return sorted(
+        {
+            p.metadata.get(KEY_ID, b"").decode()
+            for p in found
+            if p.metadata.get("encoding") == ENCODING
+        }
+    )
+
+
 def _collect(message: Message, found: list[Payload]) -> None:
     for field, value in message.ListFields():
         if field.type != FieldDescriptor.TYPE_MESSAGE:
