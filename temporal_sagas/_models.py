@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class _Frozen(BaseModel):
@@ -252,6 +252,11 @@ class StepContext(_Frozen):
 
     The fields from ``policy`` on are there so that `temporal_sagas.history` can
     rebuild the whole `SagaState` from the history alone, without extra events.
+
+    ``step_key``, ``idempotency_key`` and ``workflow_id`` may be left out of the
+    JSON when they are what the engine derives (``<saga>/<saga_key>/<step>``, that
+    plus ``/compensate`` for a compensation, and the saga key): the engine's step
+    header leaves them out, since it rides on every activity the saga schedules.
     """
 
     saga: str
@@ -266,3 +271,30 @@ class StepContext(_Frozen):
     after_pivot: bool = False
     compensation: str | None = None
     compensate_on: Literal["attempt", "success"] = "attempt"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derive_keys(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or not {"saga", "saga_key", "step"} <= data.keys():
+            return data  # let validation say what is missing
+        if {"step_key", "idempotency_key", "workflow_id"} <= data.keys():
+            return data
+        data = dict(data)
+        step_key = data.setdefault("step_key", f"{data['saga']}/{data['saga_key']}/{data['step']}")
+        if "idempotency_key" not in data:
+            action = data.get("kind") == "action"
+            data["idempotency_key"] = step_key if action else f"{step_key}/compensate"
+        data.setdefault("workflow_id", data["saga_key"])
+        return data
+
+    def derivable_fields(self) -> set[str]:
+        """The key fields whose values are the ones JSON without them would derive."""
+        derivable = set()
+        if self.step_key == f"{self.saga}/{self.saga_key}/{self.step}":
+            derivable.add("step_key")
+        own = self.step_key if self.kind == "action" else f"{self.step_key}/compensate"
+        if self.idempotency_key == own:
+            derivable.add("idempotency_key")
+        if self.workflow_id == self.saga_key:
+            derivable.add("workflow_id")
+        return derivable

@@ -1,8 +1,6 @@
-"""A failure converter that records a saga's own outcome without reading source files."""
+"""A failure converter that records a saga's own outcome as an outcome, not as a crash."""
 
 from __future__ import annotations
-
-import traceback
 
 import temporalio.api.failure.v1
 from temporalio.converter import DefaultFailureConverter, PayloadConverter
@@ -15,14 +13,16 @@ _OUTCOMES = frozenset({SAGA_COMPENSATED, SAGA_COMPENSATION_FAILED})
 
 
 class SagaFailureConverter(DefaultFailureConverter):
-    """Temporal's default failure converter, with a compact stack for saga outcomes.
+    """Temporal's default failure converter; a saga's outcome carries no stack trace.
 
-    The default formats a failure's stack trace with each frame's source line, which
-    costs a file check and a parse per frame. A compensated saga ends with such an
-    error on every run, and its frames are the engine's and the SDK's, so for the two
-    outcome errors (``SagaCompensated``, ``SagaCompensationFailed``) the stack names
-    file, line and function only. Every other failure is converted as by default.
-    `SagaPlugin` installs it unless another failure converter was configured.
+    The two outcome errors (``SagaCompensated``, ``SagaCompensationFailed``) are how a
+    saga reports what it did, not a crash: their stack would only name the engine's and
+    the SDK's frames, yet the default formats it with each frame's source line (a file
+    check and a parse per frame) and stores it in the history of every compensated
+    saga. They are converted without it; their cause, the failure that started the
+    compensation, keeps its own stack as the activity reported it. Every other failure
+    is converted as by default. `SagaPlugin` installs it unless another failure
+    converter was configured.
     """
 
     def to_failure(
@@ -32,19 +32,11 @@ class SagaFailureConverter(DefaultFailureConverter):
         failure: temporalio.api.failure.v1.Failure,
     ) -> None:
         """Convert ``exception`` into ``failure``; see the base class."""
-        tb = exception.__traceback__
-        if tb is None or not _is_outcome(exception):
-            super().to_failure(exception, payload_converter, failure)
-            return
-        exception.__traceback__ = None
-        try:
-            super().to_failure(exception, payload_converter, failure)
-        finally:
-            exception.__traceback__ = tb
-        failure.stack_trace = "\n".join(
-            f'  File "{frame.f_code.co_filename}", line {line}, in {frame.f_code.co_name}'
-            for frame, line in traceback.walk_tb(tb)
-        )
+        if _is_outcome(exception):
+            # Dropped for good: the outcome is done with, and its traceback would keep
+            # the engine's frames, and all they refer to, alive for the collector.
+            exception.__traceback__ = None
+        super().to_failure(exception, payload_converter, failure)
 
 
 def _is_outcome(exception: BaseException) -> bool:

@@ -182,3 +182,27 @@ async def test_a_wait_that_times_out_inside_the_saga_compensates(
 
     assert done(wid, "compensation") == ["charge", "reserve"]
     assert "timed out" in str(caught.value.cause)
+
+
+async def test_the_compensated_outcome_has_no_stack_and_its_cause_keeps_the_activitys(
+    saga_dev_env: WorkflowEnvironment, saga_task_queue: str
+) -> None:
+    client, wid = saga_dev_env.client, new_id("no-stack")
+    script = Script(steps=(StepScript(name="reserve"), StepScript(name="charge", action="fail")))
+    async with saga_worker(client, saga_task_queue):
+        handle = await start(client, saga_task_queue, script, wid)
+        with pytest.raises(WorkflowFailureError):
+            await handle.result()
+    history = await handle.fetch_history()
+
+    [failure] = [
+        e.workflow_execution_failed_event_attributes.failure
+        for e in history.events
+        if e.HasField("workflow_execution_failed_event_attributes")
+    ]
+    assert failure.application_failure_info.type == SAGA_COMPENSATED
+    assert failure.stack_trace == ""
+    # The cause is the activity's failure as the activity worker reported it.
+    activity_failure = failure.cause.cause
+    assert activity_failure.message == "charge refused"
+    assert activity_failure.stack_trace != ""
