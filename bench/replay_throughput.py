@@ -11,12 +11,14 @@ histories/s for each run and the median::
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import statistics
 import sys
 import time
 from typing import Any
 
+import structlog
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Worker
 
@@ -57,6 +59,8 @@ async def record() -> list[WorkflowHistory]:
 
 
 async def main(n: int) -> None:
+    # Recording runs the example's sagas, whose audit events would flood the console.
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     histories = await record()
     events = statistics.mean(len(h.events) for h in histories)
     batch = [histories[i % DISTINCT] for i in range(n)]
