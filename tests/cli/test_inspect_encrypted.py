@@ -26,13 +26,17 @@ def _spec(key_id: str) -> str:
     return f"{key_id}:{base64.b64encode(os.urandom(32)).decode()}"
 
 
-async def _parked_encrypted_saga(env: WorkflowEnvironment, queue: str, spec: str) -> str:
-    """A saga parked on its ``charge`` compensation, its payloads encrypted under ``spec``."""
-    client = await Client.connect(
+async def _encrypting_client(env: WorkflowEnvironment, spec: str) -> Client:
+    return await Client.connect(
         env.client.service_client.config.target_host,
         namespace=env.client.namespace,
         plugins=[SagaPlugin(codec=EncryptionCodec.from_spec(spec))],
     )
+
+
+async def _parked_encrypted_saga(env: WorkflowEnvironment, queue: str, spec: str) -> str:
+    """A saga parked on its ``charge`` compensation, its payloads encrypted under ``spec``."""
+    client = await _encrypting_client(env, spec)
     wid = new_id("cli-enc")
     async with saga_worker(client, queue):
         await wait_for_status(await start(client, queue, PARKING, wid), SagaStatus.NEEDS_ATTENTION)
@@ -73,11 +77,7 @@ async def _exported_encrypted_saga(
     env: WorkflowEnvironment, queue: str, spec: str, out: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Path:
     """A completed saga, encrypted under ``spec``, exported by ``sagas export`` into ``out``."""
-    client = await Client.connect(
-        env.client.service_client.config.target_host,
-        namespace=env.client.namespace,
-        plugins=[SagaPlugin(codec=EncryptionCodec.from_spec(spec))],
-    )
+    client = await _encrypting_client(env, spec)
     wid = new_id("cli-enc-export")
     async with saga_worker(client, queue):
         await (await start(client, queue, COMPLETING, wid)).result()
