@@ -280,21 +280,29 @@ class StepContext(_Frozen):
         if {"step_key", "idempotency_key", "workflow_id"} <= data.keys():
             return data
         data = dict(data)
-        step_key = data.setdefault("step_key", f"{data['saga']}/{data['saga_key']}/{data['step']}")
-        if "idempotency_key" not in data:
-            action = data.get("kind") == "action"
-            data["idempotency_key"] = step_key if action else f"{step_key}/compensate"
+        step_key = data.setdefault(
+            "step_key", _step_key(data["saga"], data["saga_key"], data["step"])
+        )
+        data.setdefault("idempotency_key", _execution_key(step_key, data.get("kind")))
         data.setdefault("workflow_id", data["saga_key"])
         return data
 
     def derivable_fields(self) -> set[str]:
         """The key fields whose values are the ones JSON without them would derive."""
         derivable = set()
-        if self.step_key == f"{self.saga}/{self.saga_key}/{self.step}":
+        if self.step_key == _step_key(self.saga, self.saga_key, self.step):
             derivable.add("step_key")
-        own = self.step_key if self.kind == "action" else f"{self.step_key}/compensate"
-        if self.idempotency_key == own:
+        if self.idempotency_key == _execution_key(self.step_key, self.kind):
             derivable.add("idempotency_key")
         if self.workflow_id == self.saga_key:
             derivable.add("workflow_id")
         return derivable
+
+
+def _step_key(saga: str, saga_key: str, step: str) -> str:
+    return f"{saga}/{saga_key}/{step}"
+
+
+def _execution_key(step_key: str, kind: object) -> str:
+    """The idempotency key of one execution: a compensation's ends in ``/compensate``."""
+    return step_key if kind == "action" else f"{step_key}/compensate"

@@ -124,9 +124,7 @@ def codec_from_env(environ: Mapping[str, str] | None = None) -> EncryptionCodec 
 async def decode_history(history: WorkflowHistory, codec: PayloadCodec) -> WorkflowHistory:
     """Return a copy of ``history`` whose payloads ``codec`` has decoded."""
     events = [type(e).FromString(e.SerializeToString()) for e in history.events]
-    found: list[Payload] = []
-    for event in events:
-        _collect(event, found)
+    found = _payloads(events)
     if found:
         for target, plain in zip(found, await codec.decode(found), strict=True):
             if plain is not target:
@@ -136,16 +134,21 @@ async def decode_history(history: WorkflowHistory, codec: PayloadCodec) -> Workf
 
 def encryption_key_ids(history: WorkflowHistory) -> list[str]:
     """The ids of the keys ``history``'s encrypted payloads name, sorted; empty if none."""
-    found: list[Payload] = []
-    for event in history.events:
-        _collect(event, found)
     return sorted(
         {
             p.metadata.get(KEY_ID, b"").decode()
-            for p in found
+            for p in _payloads(history.events)
             if p.metadata.get("encoding") == ENCODING
         }
     )
+
+
+def _payloads(events: Sequence[Message]) -> list[Payload]:
+    """Every payload in ``events``, at any depth, in order (the messages themselves)."""
+    found: list[Payload] = []
+    for event in events:
+        _collect(event, found)
+    return found
 
 
 def _collect(message: Message, found: list[Payload]) -> None:
