@@ -287,17 +287,6 @@ class StepContext(_Frozen):
         data.setdefault("workflow_id", data["saga_key"])
         return data
 
-    def derivable_fields(self) -> set[str]:
-        """The key fields whose values are the ones JSON without them would derive."""
-        derivable = set()
-        if self.step_key == _step_key(self.saga, self.saga_key, self.step):
-            derivable.add("step_key")
-        if self.idempotency_key == _execution_key(self.step_key, self.kind):
-            derivable.add("idempotency_key")
-        if self.workflow_id == self.saga_key:
-            derivable.add("workflow_id")
-        return derivable
-
 
 def _step_key(saga: str, saga_key: str, step: str) -> str:
     return f"{saga}/{saga_key}/{step}"

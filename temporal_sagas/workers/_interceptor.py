@@ -26,26 +26,21 @@ from temporalio.workflow import ActivityHandle, ChildWorkflowHandle
 from temporal_sagas._context import STEP_HEADER, incoming_step, outgoing_step
 from temporal_sagas._models import StepContext
 
-# The header is the JSON payload the pydantic converter would make, built directly:
-# it is encoded for every step an activity runs, inside the workflow sandbox, where
-# the generic converter's type dispatch is comparatively slow. Fields at their
-# defaults, and keys that `StepContext` derives from the saga, its key and the step, are
-# left out (every reader decodes with `StepContext`, which fills them in): the header rides
-# on every activity, so its bytes are stored, sent to the worker and read back each time.
-# Copied from a template: filling a payload's metadata from a dict goes through a
-# generic mapping update, which costs more than the copy.
+# The header is the JSON payload the pydantic converter would make, built directly
+# (`encode_step_header` wrote its data): it is built for every activity a saga runs,
+# inside the workflow sandbox, where the generic converter's type dispatch is
+# comparatively slow. Copied from a template: filling a payload's metadata from a dict
+# goes through a generic mapping update, which costs more than the copy.
 _HEADER_TEMPLATE = Payload(metadata={"encoding": b"json/plain"})
 
 
 def _with_step(headers: Any) -> dict[str, Payload]:
     merged: dict[str, Payload] = dict(headers)
-    context = outgoing_step.get()
-    if context is not None:
+    data = outgoing_step.get()
+    if data is not None:
         payload = Payload()
         payload.CopyFrom(_HEADER_TEMPLATE)
-        payload.data = context.model_dump_json(
-            exclude_defaults=True, exclude=context.derivable_fields()
-        ).encode()
+        payload.data = data
         merged[STEP_HEADER] = payload
     return merged
 

@@ -121,7 +121,7 @@ class Compensator:
             await self._rt.start_activity(
                 comp.activity,
                 args,
-                context=self._rt.context_for(step, "compensation"),
+                header=self._rt.header_for(step, "compensation"),
                 activity_id=activity_id,
                 options=self._options if comp.options is None else comp.options,
                 local=comp.local,

@@ -15,8 +15,8 @@ from temporalio import workflow
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
 from temporal_sagas._audit import AUDIT_MARKER, AuditChain, SagaIdentity, event_id
-from temporal_sagas._context import outgoing_step
-from temporal_sagas._models import FailureInfo, SagaEventKind, SagaStatus, StepContext
+from temporal_sagas._context import encode_step_header, outgoing_step
+from temporal_sagas._models import FailureInfo, SagaEventKind, SagaStatus
 from temporal_sagas._search_attributes import SAGA_NAME, SAGA_STATUS
 from temporal_sagas.workflows._options import StepOptions
 from temporal_sagas.workflows._records import Ledger, Step, TimelineRow, timeline_event
@@ -160,20 +160,18 @@ class SagaRuntime:
 
     # -- calling activities --------------------------------------------------------------
 
-    def context_for(self, step: Step, kind: Literal["action", "compensation"]) -> StepContext:
-        """The `StepContext` an activity of ``step`` will see."""
-        step_key = step.idempotency_key
+    def header_for(self, step: Step, kind: Literal["action", "compensation"]) -> bytes:
+        """The step header an activity of ``step`` carries: its `StepContext`, as JSON."""
         # The step's facts ride along so the history alone can rebuild the SagaState.
         compensation = step.compensation or step.deferred_compensation
-        return StepContext(
-            saga=self.ledger.name,
-            saga_key=self.ledger.key,
+        ledger = self.ledger
+        return encode_step_header(
+            saga=ledger.name,
+            saga_key=ledger.key,
             step=step.name,
             kind=kind,
-            step_key=step_key,
-            idempotency_key=step_key if kind == "action" else f"{step_key}/compensate",
-            workflow_id=self.ledger.workflow_id,
-            policy=self.ledger.policy,
+            workflow_id=ledger.workflow_id,
+            policy=ledger.policy,
             pivot=step.pivot,
             after_pivot=step.after_pivot,
             compensation=compensation.activity_name if compensation else None,
@@ -185,18 +183,18 @@ class SagaRuntime:
         activity: Any,
         args: list[Any],
         *,
-        context: StepContext,
+        header: bytes,
         activity_id: str,
         options: StepOptions,
         local: bool,
         result_type: type | None,
     ) -> Awaitable[Any]:
-        """Schedule an activity with the step context attached as a header.
+        """Schedule an activity with the step header (`header_for`) attached.
 
         The outbound interceptor reads `outgoing_step` synchronously while the
         command is built, so the context variable only needs to be set around it.
         """
-        token = outgoing_step.set(context)
+        token = outgoing_step.set(header)
         try:
             if local:
                 return workflow.start_local_activity(
@@ -221,16 +219,16 @@ class SagaRuntime:
         saga_workflow: Any,
         arg: Any,
         *,
-        context: StepContext,
+        header: bytes,
         workflow_id: str,
         task_queue: str | None,
     ) -> workflow.ChildWorkflowHandle[Any, Any]:
-        """Start a child saga with the step context attached as a header.
+        """Start a child saga with the step header (`header_for`) attached.
 
         The outbound interceptor reads `outgoing_step` when the start command is
         built, which happens inside the awaited call, in this task.
         """
-        token = outgoing_step.set(context)
+        token = outgoing_step.set(header)
         try:
             return await workflow.start_child_workflow(
                 saga_workflow, arg, id=workflow_id, task_queue=task_queue
@@ -284,7 +282,7 @@ class ActivityLaunch:
         return rt.start_activity(
             self.activity,
             self.args,
-            context=rt.context_for(self.step, "action"),
+            header=rt.header_for(self.step, "action"),
             activity_id=activity_id,
             options=self.options,
             local=self.local,

@@ -436,7 +436,7 @@ class Saga:
             handle = await rt.start_child(
                 saga_workflow,
                 arg,
-                context=rt.context_for(step, "action"),
+                header=rt.header_for(step, "action"),
                 workflow_id=workflow_id,
                 task_queue=task_queue,
             )

@@ -3,46 +3,43 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
-from temporal_sagas._context import STEP_HEADER, outgoing_step
-from temporal_sagas._models import StepContext
+from temporal_sagas._context import STEP_HEADER, encode_step_header, outgoing_step
+from temporal_sagas._models import CompensationPolicy, StepContext
 from temporal_sagas.workers._interceptor import _with_step
 
+_FIELDS: dict[str, Any] = {
+    "saga": "transfer",
+    "saga_key": "t-42",
+    "step": "withdraw",
+    "kind": "action",
+    "workflow_id": "t-42",
+    "policy": CompensationPolicy.SEQUENTIAL,
+    "pivot": False,
+    "after_pivot": False,
+    "compensation": "refund",
+    "compensate_on": "attempt",
+}
 
-def _context(**overrides: object) -> StepContext:
-    fields: dict[str, object] = {
-        "saga": "transfer",
-        "saga_key": "t-42",
-        "step": "withdraw",
-        "kind": "action",
-        "step_key": "transfer/t-42/withdraw",
-        "idempotency_key": "transfer/t-42/withdraw",
-        "workflow_id": "t-42",
-        "compensation": "refund",
-    }
-    return StepContext.model_validate({**fields, **overrides})
+
+def _header(**overrides: Any) -> bytes:
+    return encode_step_header(**{**_FIELDS, **overrides})
 
 
-def _header(context: StepContext) -> dict[str, object]:
-    token = outgoing_step.set(context)
-    try:
-        payload = _with_step({})[STEP_HEADER]
-    finally:
-        outgoing_step.reset(token)
-    assert StepContext.model_validate_json(payload.data) == context
-    decoded: dict[str, object] = json.loads(payload.data)
-    return decoded
+def _context(**overrides: Any) -> StepContext:
+    """The context the engine means by ``_header(**overrides)``, every key spelled out."""
+    fields = {**_FIELDS, **overrides}
+    step_key = f"{fields['saga']}/{fields['saga_key']}/{fields['step']}"
+    suffix = "" if fields["kind"] == "action" else "/compensate"
+    return StepContext(step_key=step_key, idempotency_key=step_key + suffix, **fields)
 
 
 @pytest.mark.parametrize("kind", ["action", "compensation"])
-def test_the_header_leaves_out_the_keys_the_engine_derives(kind: str) -> None:
-    key = "transfer/t-42/withdraw" + ("" if kind == "action" else "/compensate")
-
-    header = _header(_context(kind=kind, idempotency_key=key))
-
-    assert header == {
+def test_the_header_leaves_out_the_keys_and_defaults_a_step_context_derives(kind: str) -> None:
+    assert json.loads(_header(kind=kind)) == {
         "saga": "transfer",
         "saga_key": "t-42",
         "step": "withdraw",
@@ -51,14 +48,50 @@ def test_the_header_leaves_out_the_keys_the_engine_derives(kind: str) -> None:
     }
 
 
-def test_keys_other_than_the_derived_ones_travel_in_the_header() -> None:
-    context = _context(workflow_id="transfers/t-42", idempotency_key="custom-key")
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {},
+        {"kind": "compensation"},
+        {"workflow_id": "transfers/t-42"},
+        {"policy": CompensationPolicy.PARALLEL, "pivot": True, "compensation": None},
+        {"after_pivot": True, "compensation": None},
+        {"compensate_on": "success"},
+        {"saga_key": 'quote " and \\ back', "step": "ünïcode[2]", "workflow_id": "w\n1"},
+    ],
+)
+def test_the_header_reads_back_as_the_steps_context(overrides: dict[str, Any]) -> None:
+    assert StepContext.model_validate_json(_header(**overrides)) == _context(**overrides)
 
-    header = _header(context)
 
-    assert header["workflow_id"] == "transfers/t-42"
-    assert header["idempotency_key"] == "custom-key"
-    assert "step_key" not in header
+@pytest.mark.parametrize(
+    "overrides",
+    [{}, {"workflow_id": "transfers/t-42", "pivot": True}, {"step": "ünïcode", "saga_key": 'a"b'}],
+)
+def test_the_header_has_the_bytes_the_pydantic_dump_would_have(overrides: dict[str, Any]) -> None:
+    context = _context(**overrides)
+    left_out = {"step_key", "idempotency_key"} | (
+        {"workflow_id"} if context.workflow_id == context.saga_key else set()
+    )
+
+    dumped = context.model_dump_json(exclude_defaults=True, exclude=left_out).encode()
+
+    assert _header(**overrides) == dumped
+
+
+def test_the_interceptor_attaches_the_header_the_engine_set() -> None:
+    token = outgoing_step.set(_header())
+    try:
+        payload = _with_step({"other": None})[STEP_HEADER]
+    finally:
+        outgoing_step.reset(token)
+
+    assert payload.metadata["encoding"] == b"json/plain"
+    assert payload.data == _header()
+
+
+def test_no_header_is_attached_outside_a_saga_step() -> None:
+    assert STEP_HEADER not in _with_step({})
 
 
 def test_a_header_that_names_every_key_still_reads() -> None:
@@ -76,9 +109,7 @@ def test_a_header_that_names_every_key_still_reads() -> None:
         }
     )
 
-    assert StepContext.model_validate_json(written) == _context(
-        kind="compensation", idempotency_key="transfer/t-42/withdraw/compensate"
-    )
+    assert StepContext.model_validate_json(written) == _context(kind="compensation")
 
 
 def test_the_derived_keys_are_what_activities_read() -> None:
