@@ -20,7 +20,10 @@ current (like for like again); ``--aa`` runs the hand-written saga in both slots
 what the noise alone does. ``--passthrough`` passes the workflow module through the
 sandbox (by default it is imported again for each saga, the same cost for both variants).
 Results go to bench/results/saga_overhead-<time>.json; the last line printed is the
-throughput ratio framework/hand-written over everything measured (``ratio=0.97``).
+throughput ratio framework/hand-written over everything measured (``ratio=0.97``). Each
+case also gives how much its hand-written batches' CPU per saga varied
+(``baseline_cpu_spread``), and an ``unsteady machine`` line comes before the results when
+it shows the cores' speed changed too much for the ratios to resolve a few percent.
 """
 
 from __future__ import annotations
@@ -104,6 +107,12 @@ def proc_stat(path: Path) -> tuple[str, str, float]:
 #: ``--lean`` runs them with ``audit_log=False, search_attributes=False`` (and a plain start).
 #: The audited hand-written saga (``--featured``) is started as the framework's are.
 START = {"plain": False, "lean": False}
+
+#: The largest `baseline_cpu_spread` of a steady run, over its cases. On 2026-12-04 the
+#: eight runs of the small hours, whose A/A checks came out within 2% of 1.00, stayed
+#: within 1.16; the twelve of the evening and the night, whose A/A checks strayed by up to
+#: 11%, reached 1.23 to 1.50.
+STEADY_SPREAD = 1.20
 
 #: ``--passthrough`` passes the benchmark's workflow module through the sandbox. By
 #: default it is imported again for every saga, as the sandbox does with a workflow module
@@ -275,11 +284,41 @@ async def main(sizes: list[int], steps: int, rounds: int) -> int:
             f"{key}: ratio={value['throughput_ratio']:.2f} ({low:.2f}-{high:.2f}) "
             f"cpu_ratio={value['cpu_ratio']:.2f} ({cpu_low:.2f}-{cpu_high:.2f}) "
             f"server_cpu_ratio={_format(value['server_cpu_ratio'])} "
-            f"extra_events={value['extra_events']}"
+            f"extra_events={value['extra_events']} "
+            f"baseline_cpu_spread={value['baseline_cpu_spread']:.2f}"
         )
+    warning = _noise_warning(summary["by_case"])
+    if warning:
+        print(warning)
     print(f"results: {out}")
     print(f"ratio={summary['throughput_ratio']:.2f}")
     return 0
+
+
+def baseline_cpu_spread(batches: list[dict[str, Any]]) -> float:
+    """How much the hand-written batches' worker CPU per saga varied: largest over smallest.
+
+    Every baseline batch of a case does the same work, and the two cores stay saturated
+    through each batch, so on a steady machine their CPU per saga agrees to a few percent.
+    When the host changes the cores' speed from one minute to the next, CPU per saga and
+    throughput move together, and round ratios stray by as much: this is the run's own
+    reading of that noise, no A/A run needed.
+    """
+    cpu = [batch["cpu_ms_per_saga"] for batch in batches]
+    return max(cpu) / min(cpu)
+
+
+def _noise_warning(by_case: dict[str, Any]) -> str | None:
+    """A line to print when the run's baselines show an unsteady machine, else None."""
+    worst = max(case["baseline_cpu_spread"] for case in by_case.values())
+    if worst <= STEADY_SPREAD:
+        return None
+    return (
+        f"unsteady machine: identical hand-written batches used up to {worst - 1:.0%} "
+        f"more CPU per saga than each other (steady runs stay within "
+        f"{STEADY_SPREAD - 1:.0%}); these ratios cannot resolve a few percent, re-run "
+        "when the machine is quiet or pool many runs (python -m bench.pooled)"
+    )
 
 
 def _format(ratio: float | None) -> str:
@@ -310,6 +349,7 @@ def _summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "cpu_ratio_range": [min(cpu), max(cpu)],
             "server_cpu_ratio": statistics.median(server) if server else None,
             "extra_events": pairs[0][1]["history_events"] - pairs[0][0]["history_events"],
+            "baseline_cpu_spread": baseline_cpu_spread([hand for hand, _ in pairs]),
         }
     total_hand = sum(r["n"] / r["sagas_per_s"] for r in rows if r["variant"] == "hand")
     total_fw = sum(r["n"] / r["sagas_per_s"] for r in rows if r["variant"] == "framework")
