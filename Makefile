@@ -32,7 +32,7 @@ docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 
 # Speed and memory figures; never part of `make test`. Results land in bench/results/,
-# each naming the commit it measured. About two hours on a 2-core machine.
+# each naming the commit it measured. About three hours on a 2-core machine.
 SIZES = $${BENCH_SIZES:-100,1000}
 ROUNDS = $${BENCH_ROUNDS:-6}
 bench: $(STAMP)
@@ -41,6 +41,8 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.saga_overhead --sizes $(SIZES) --rounds $(ROUNDS) --lean --passthrough
 	$(BIN)/python -m bench.saga_overhead --sizes $(SIZES) --rounds $(ROUNDS) --featured
 	$(BIN)/python -m bench.saga_overhead --sizes $(SIZES) --rounds $(ROUNDS)
+	$(BIN)/python -m bench.side_by_side --rounds 4 --aa
+	$(BIN)/python -m bench.side_by_side --rounds 4
 	$(BIN)/python -m bench.activation_cost
 	$(BIN)/python -m bench.overhead_breakdown
 	$(BIN)/python -m bench.overhead_split
