@@ -1,6 +1,7 @@
 """Pool the rounds of several `bench.saga_overhead` runs, with a confidence interval.
 
 Usage: python -m bench.pooled bench/results/saga_overhead-<time>.json [...]
+       python -m bench.pooled bench/results/side_by_side-<time>.json [...]
 
 On a shared 2-core machine one round's framework/hand-written ratio can stray by 10-20%,
 so one run's median of 6 rounds can miss by a few percent. This pools the per-round
@@ -58,6 +59,8 @@ PASSED_THROUGH, IMPORTED_AGAIN = "passed through", "imported again per saga"
 def comparison(run: dict[str, Any]) -> str:
     """What a result file compared, from its own metadata."""
     name = _variants(run)
+    if "in_flight" in run:  # `bench.side_by_side`: both variants at once, not in turn
+        name = f"side by side, {name}"
     if run.get("workflow_module") == PASSED_THROUGH:
         return f"{name}, workflow module passed through"
     return name
@@ -97,8 +100,14 @@ def round_pairs(rows: Iterable[dict[str, Any]]) -> dict[tuple[int, str], list[Ro
 
 
 def round_ratios(run: dict[str, Any]) -> Iterable[tuple[int, str, float, float]]:
-    """(sagas, path, throughput ratio, CPU ratio) for each complete round of one run."""
-    for (n, path), pairs in round_pairs(run["rows"]).items():
+    """(sagas, path, throughput ratio, CPU ratio) for each complete round of one run.
+
+    A `bench.side_by_side` run's sagas are the ones each side kept in flight.
+    """
+    rows = run["rows"]
+    if "in_flight" in run:
+        rows = [{**row, "n": run["in_flight"]} for row in rows]
+    for (n, path), pairs in round_pairs(rows).items():
         for hand, fw in pairs:
             yield (
                 n,

@@ -137,3 +137,16 @@ def test_the_pooled_figures_name_the_code_each_run_measured() -> None:
     [pooled] = pool(runs)
 
     assert pooled.code == ("b901d3a", "425a88b+changes", "unrecorded")
+
+
+def test_side_by_side_runs_are_pooled_apart_with_their_sagas_in_flight_as_the_case() -> None:
+    rows = [_row("hand", 0, 40.0, 20.0), _row("framework", 0, 38.0, 21.0)]
+    for row in rows:
+        del row["n"]  # a side-by-side row has no batch size: each side keeps sagas in flight
+    side_by_side = {**_run(rows), "in_flight": 200}
+
+    [pooled] = pool([side_by_side])
+
+    assert pooled.comparison == "side by side, lean engine vs hand-written"
+    assert pooled.n == 200
+    assert pooled.throughput == pytest.approx(0.95)
