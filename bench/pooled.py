@@ -105,6 +105,7 @@ def round_ratios(run: dict[str, Any]) -> Iterable[tuple[int, str, float, float]]
     A `bench.side_by_side` run's sagas are the ones each side kept in flight.
     """
     rows = run["rows"]
+    rate = per_core_rate if "in_flight" in run else _batch_rate
     if "in_flight" in run:
         rows = [{**row, "n": run["in_flight"]} for row in rows]
     for (n, path), pairs in round_pairs(rows).items():
@@ -112,9 +113,23 @@ def round_ratios(run: dict[str, Any]) -> Iterable[tuple[int, str, float, float]]
             yield (
                 n,
                 path,
-                fw["sagas_per_s"] / hand["sagas_per_s"],
+                rate(fw) / rate(hand),
                 fw["cpu_ms_per_saga"] / hand["cpu_ms_per_saga"],
             )
+
+
+def per_core_rate(row: dict[str, Any]) -> float:
+    """A `bench.side_by_side` side's sagas per second for each core it kept busy.
+
+    The scheduler does not split the machine exactly in half between the two sides: the
+    side with more work at a moment gets a little more of it. Per core busy, the two
+    sides' rates compare as two batches that each had the whole machine do.
+    """
+    return float(row["sagas_per_s"]) / float(row["cores_busy"])
+
+
+def _batch_rate(row: dict[str, Any]) -> float:
+    return float(row["sagas_per_s"])
 
 
 def median_interval(values: Sequence[float], rng: random.Random) -> tuple[float, float]:
