@@ -80,6 +80,8 @@ def _variants(run: dict[str, Any]) -> str:
     # Runs from before 2026-11-25 01:00 did not record their variants: they were these.
     if run.get("candidate", "FrameworkSaga") == "HandWrittenSagaAgain":
         return "A/A (hand-written against itself)"
+    if run.get("candidate") == "HandWrittenSagaWithHeaders":
+        return "hand-written with the engine's ids and headers vs hand-written"
     if run.get("baseline", "HandWrittenSaga") == "HandWrittenAuditedSaga":
         return "default engine vs audited hand-written"
     if run.get("framework_lean"):

@@ -2,7 +2,7 @@
 
 Usage: python -m bench.side_by_side [--in-flight 200] [--warmup 60] [--window 120]
                                     [--rounds 4] [--paths compensating,happy]
-                                    [--aa] [--passthrough]
+                                    [--aa | --headers-only] [--passthrough]
 
 `bench.saga_overhead` runs the two variants one batch after the other. On a host that
 changes its cores' speed from one minute to the next, a round's two batches run at
@@ -25,9 +25,12 @@ sharing the machine's cores:
   cores' speed reaches both sides at once and cancels out of the ratio.
 
 ``--aa`` runs the hand-written saga on both sides: its ratios show what is left of the
-noise, and that neither side is favoured. The framework side runs the lean engine
-(``audit_log=False, search_attributes=False``, started like the hand-written saga), the
-like-for-like comparison. Results go to bench/results/side_by_side-<time>.json; the last
+noise, and that neither side is favoured. ``--headers-only`` puts on the framework's side
+the hand-written saga carrying the lean engine's activity ids and step headers, and
+nothing else of the engine: what those bytes cost, apart from the engine's code. By
+default the framework side runs the lean engine (``audit_log=False,
+search_attributes=False``, started like the hand-written saga), the like-for-like
+comparison. Results go to bench/results/side_by_side-<time>.json; the last
 line printed is the throughput ratio over every round (``ratio=0.97``).
 """
 
@@ -51,7 +54,7 @@ from typing import Any
 from bench import saga_overhead
 from bench.pooled import IMPORTED_AGAIN, PASSED_THROUGH, SEED, median_interval, per_core_rate
 from bench.provenance import RESULTS, write_result
-from bench.workloads import HandWrittenSagaAgain, Order
+from bench.workloads import HandWrittenSagaAgain, HandWrittenSagaWithHeaders, Order
 
 #: How long a side may take to start its dev server and warm its worker up.
 STARTUP_LIMIT_S = 300.0
@@ -238,7 +241,15 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 def main(args: argparse.Namespace, results: Path = RESULTS) -> Path:
     """Run every round, print each, write the result file; returns its path."""
-    flags = (["--aa"] if args.aa else []) + (["--passthrough"] if args.passthrough else [])
+    flags = [
+        flag
+        for flag, on in (
+            ("--aa", args.aa),
+            ("--headers-only", args.headers_only),
+            ("--passthrough", args.passthrough),
+        )
+        if on
+    ]
     rows: list[dict[str, Any]] = []
     for path in args.paths.split(","):
         for round_ in range(args.rounds):
@@ -257,10 +268,10 @@ def main(args: argparse.Namespace, results: Path = RESULTS) -> Path:
     summary = summarise(rows)
     meta = {
         "steps": 3,
-        "framework_lean": not args.aa,
+        "framework_lean": not (args.aa or args.headers_only),
         "workflow_module": PASSED_THROUGH if args.passthrough else IMPORTED_AGAIN,
         "baseline": "HandWrittenSaga",
-        "candidate": "HandWrittenSagaAgain" if args.aa else "FrameworkSaga",
+        "candidate": _candidate(args).__name__,
         "in_flight": args.in_flight,
         "warmup_s": args.warmup,
         "window_s": args.window,
@@ -302,6 +313,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--paths", default="compensating,happy")
     parser.add_argument("--aa", action="store_true", help="the hand-written saga on both sides")
     parser.add_argument(
+        "--headers-only",
+        action="store_true",
+        help="candidate: the hand-written saga with the engine's activity ids and step headers",
+    )
+    parser.add_argument(
         "--passthrough",
         action="store_true",
         help="pass the workflow module through the sandbox instead of importing it per saga",
@@ -313,9 +329,16 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _side_main(args: argparse.Namespace) -> int:
+def _candidate(args: argparse.Namespace) -> Any:
     if args.aa:
-        saga_overhead.VARIANTS["framework"] = HandWrittenSagaAgain
+        return HandWrittenSagaAgain
+    if args.headers_only:
+        return HandWrittenSagaWithHeaders
+    return saga_overhead.VARIANTS["framework"]
+
+
+def _side_main(args: argparse.Namespace) -> int:
+    saga_overhead.VARIANTS["framework"] = _candidate(args)
     saga_overhead.START["plain"] = saga_overhead.START["lean"] = True
     if args.passthrough:
         saga_overhead.PASSTHROUGH.append("bench")

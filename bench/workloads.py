@@ -20,7 +20,8 @@ from temporalio import activity, workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
-from temporal_sagas import Saga, StepOptions
+from temporal_sagas import CompensationPolicy, Saga, StepOptions
+from temporal_sagas._context import encode_step_header, outgoing_step
 from temporal_sagas._search_attributes import SAGA_STATUS
 
 TIMEOUT = timedelta(seconds=30)
@@ -119,6 +120,59 @@ class HandWrittenSagaAgain:
     async def run(self, order: Order) -> list[str]:
         """Run exactly what `HandWrittenSaga` runs."""
         return await HandWrittenSaga().run(order)
+
+
+@workflow.defn
+class HandWrittenSagaWithHeaders:
+    """`HandWrittenSaga` carrying what the lean engine adds to its activities, nothing more.
+
+    Each activity gets the engine's activity id and step header (the same bytes, attached
+    by the same interceptor, read back by the same activity interceptor); the saga's code
+    and its outcome stay the hand-written ones. Against `HandWrittenSaga`, it prices those
+    bytes (in the dev server, the SDK's core, the activity side) apart from the engine's
+    workflow code and the report its outcome carries.
+    """
+
+    @workflow.run
+    async def run(self, order: Order) -> list[str]:
+        """Run `HandWrittenSaga`'s steps under the engine's ids and headers."""
+        undo: list[tuple[str, StepIn]] = []
+        results: list[str] = []
+        try:
+            for i in range(order.steps):
+                name, step = f"s{i}", StepIn(key=order.key, index=i, fail=i == order.fail_at)
+                undo.append((name, step))
+                results.append(await _as_the_engine_would(do_step, step, order.key, name))
+        except ActivityError:
+            for name, step in reversed(undo):
+                await _as_the_engine_would(undo_step, step, order.key, name)
+            raise
+        return results
+
+
+async def _as_the_engine_would(fn: Any, step: StepIn, key: str, name: str) -> Any:
+    kind = "action" if fn is do_step else "compensation"
+    activity_id = f"bench/{key}/{name}" + ("/compensate" if kind == "compensation" else "")
+    header = encode_step_header(
+        saga="bench",
+        saga_key=key,
+        step=name,
+        kind=kind,
+        workflow_id=workflow.info().workflow_id,
+        policy=CompensationPolicy.SEQUENTIAL,
+        pivot=False,
+        after_pivot=False,
+        compensation=undo_step.__name__,
+        compensate_on="attempt",
+    )
+    token = outgoing_step.set(header)
+    try:
+        handle = workflow.start_activity(
+            fn, step, activity_id=activity_id, start_to_close_timeout=TIMEOUT, retry_policy=RETRY
+        )
+    finally:
+        outgoing_step.reset(token)
+    return await handle
 
 
 _audit = structlog.get_logger("bench.audit")

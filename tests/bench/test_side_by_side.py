@@ -107,7 +107,8 @@ def test_a_run_writes_its_rounds_and_ends_on_the_ratio(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     args = argparse.Namespace(
-        aa=True, passthrough=False, paths="compensating", rounds=1, in_flight=3,
+        aa=True, headers_only=False, passthrough=False, paths="compensating", rounds=1,
+        in_flight=3,
         warmup=3.0, window=4.0,
     )  # fmt: skip
 
