@@ -52,7 +52,14 @@ from pathlib import Path
 from typing import Any
 
 from bench import saga_overhead
-from bench.pooled import IMPORTED_AGAIN, PASSED_THROUGH, SEED, median_interval, per_core_rate
+from bench.pooled import (
+    IMPORTED_AGAIN,
+    PASSED_THROUGH,
+    SEED,
+    median_interval,
+    per_core_rate,
+    round_pairs,
+)
 from bench.provenance import RESULTS, write_result
 from bench.workloads import HandWrittenSagaAgain, HandWrittenSagaWithHeaders, Order
 
@@ -207,13 +214,11 @@ def _tail(signals: Path, variant: str) -> str:
 
 def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Per path, the rounds' framework/hand-written ratios: median, range, 95% interval."""
-    rounds: dict[tuple[str, int], dict[str, dict[str, Any]]] = {}
-    for row in rows:
-        rounds.setdefault((row["path"], row["round"]), {})[row["variant"]] = row
     by_path: dict[str, dict[str, Any]] = {}
     rng = random.Random(SEED)
-    for path in dict.fromkeys(p for p, _ in rounds):
-        pairs = [(r["hand"], r["framework"]) for (p, _), r in sorted(rounds.items()) if p == path]
+    # Paired as the batch runs' rounds are; every round of a run had the same sagas in flight.
+    sized = ({**row, "n": row.get("in_flight", 0)} for row in rows)
+    for (_n, path), pairs in round_pairs(sized).items():
         throughput = [per_core_rate(fw) / per_core_rate(hand) for hand, fw in pairs]
         closed = [fw["closed"] / hand["closed"] for hand, fw in pairs]
         cpu = [fw["cpu_ms_per_saga"] / hand["cpu_ms_per_saga"] for hand, fw in pairs]
