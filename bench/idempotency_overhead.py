@@ -27,7 +27,8 @@ import structlog
 from psycopg import sql
 
 from bench.provenance import write_result
-from temporal_sagas.activities import IdempotencyStore, PostgresStore, SQLiteStore, idempotent
+from temporal_sagas.activities import IdempotencyStore, SQLiteStore, idempotent
+from temporal_sagas.postgres import PostgresStore
 
 ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 

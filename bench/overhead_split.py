@@ -54,7 +54,7 @@ from temporalio.worker.workflow_sandbox import _runner
 
 from bench import saga_overhead
 from bench.provenance import write_result
-from temporal_sagas._audit_writer import AuditWriter
+from temporal_sagas.audit._writer import AuditWriter
 
 STAGES = {
     "workflow": "workflow code",

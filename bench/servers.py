@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from temporalio.testing import WorkflowEnvironment
 
-from temporal_sagas._search_attributes import SAGA_SEARCH_ATTRIBUTES
+from temporal_sagas._contract import SAGA_SEARCH_ATTRIBUTES
 from temporal_sagas.workers import SagaPlugin, temporal_cli_path
 
 

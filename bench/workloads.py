@@ -22,7 +22,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 from temporal_sagas import CompensationPolicy, Saga, StepOptions
 from temporal_sagas._context import encode_step_header, outgoing_step
-from temporal_sagas._search_attributes import SAGA_STATUS
+from temporal_sagas._contract import SAGA_STATUS
 
 TIMEOUT = timedelta(seconds=30)
 RETRY = RetryPolicy(maximum_attempts=3, initial_interval=timedelta(milliseconds=50))

@@ -1,55 +1,66 @@
 """temporal-sagas: sagas on Temporal, with compensations that are never lost.
 
-The public API is what ``__all__`` lists; everything else is private.
+The public API is what ``__all__`` lists; everything else is private. Each name is
+imported on first use, so ``import temporal_sagas`` costs almost nothing and names
+behind an extra (`DefinitionSaga`, `register_definition` need ``[definitions]``) are
+only required by code that uses them.
 """
 
-from temporal_sagas._audit import AuditEvent
-from temporal_sagas._audit_writer import flush_audit_log
-from temporal_sagas._client import operator_action, saga_state, start_saga
-from temporal_sagas._context import current_idempotency_key, current_step
-from temporal_sagas._errors import (
-    SAGA_ABORTED,
-    SAGA_COMPENSATED,
-    SAGA_COMPENSATION_FAILED,
-    NotInSagaActivityError,
-    OperatorActionRejected,
-    SagaDefinitionError,
-    SagaError,
-    SagaInputError,
-    SagaNotFoundError,
-)
-from temporal_sagas._log_processors import Redactor, audit_processors, drop_replayed
-from temporal_sagas._models import (
-    CompensationPolicy,
-    CompensationRecord,
-    CompensationReport,
-    CompensationStatus,
-    FailureInfo,
-    OperatorAction,
-    OperatorRequest,
-    SagaEvent,
-    SagaEventKind,
-    SagaState,
-    SagaStatus,
-    StepContext,
-    StepRecord,
-    StepStatus,
-)
-from temporal_sagas._search_attributes import SAGA_NAME, SAGA_STATUS
-from temporal_sagas.activities._idempotent import idempotent
-from temporal_sagas.workers._app import SagaApp
-from temporal_sagas.workers._codec import EncryptionCodec
-from temporal_sagas.workers._plugin import SagaPlugin
-from temporal_sagas.workflows._declarative import saga_workflow, step
-from temporal_sagas.workflows._generic import (
-    DefinitionSaga,
-    DefinitionSagaInput,
-    register_definition,
-)
-from temporal_sagas.workflows._options import StepOptions
-from temporal_sagas.workflows._saga import Saga
+from typing import TYPE_CHECKING
+
+from temporal_sagas._lazy import lazy_attributes
 
 __version__ = "0.1.0"
+
+_EXPORTS = {
+    "AuditEvent": "temporal_sagas.audit._events",
+    "flush_audit_log": "temporal_sagas.audit._writer",
+    "Redactor": "temporal_sagas.audit._processors",
+    "audit_processors": "temporal_sagas.audit._processors",
+    "drop_replayed": "temporal_sagas.audit._processors",
+    "operator_action": "temporal_sagas._client",
+    "saga_state": "temporal_sagas._client",
+    "start_saga": "temporal_sagas._client",
+    "current_idempotency_key": "temporal_sagas._context",
+    "current_step": "temporal_sagas._context",
+    "SAGA_ABORTED": "temporal_sagas._contract",
+    "SAGA_COMPENSATED": "temporal_sagas._contract",
+    "SAGA_COMPENSATION_FAILED": "temporal_sagas._contract",
+    "SAGA_NAME": "temporal_sagas._contract",
+    "SAGA_STATUS": "temporal_sagas._contract",
+    "MissingExtraError": "temporal_sagas._extras",
+    "NotInSagaActivityError": "temporal_sagas._errors",
+    "OperatorActionRejected": "temporal_sagas._errors",
+    "SagaDefinitionError": "temporal_sagas._errors",
+    "SagaError": "temporal_sagas._errors",
+    "SagaInputError": "temporal_sagas._errors",
+    "SagaNotFoundError": "temporal_sagas._errors",
+    "CompensationPolicy": "temporal_sagas._models",
+    "CompensationRecord": "temporal_sagas._models",
+    "CompensationReport": "temporal_sagas._models",
+    "CompensationStatus": "temporal_sagas._models",
+    "FailureInfo": "temporal_sagas._models",
+    "OperatorAction": "temporal_sagas._models",
+    "OperatorRequest": "temporal_sagas._models",
+    "SagaEvent": "temporal_sagas._models",
+    "SagaEventKind": "temporal_sagas._models",
+    "SagaState": "temporal_sagas._models",
+    "SagaStatus": "temporal_sagas._models",
+    "StepContext": "temporal_sagas._models",
+    "StepRecord": "temporal_sagas._models",
+    "StepStatus": "temporal_sagas._models",
+    "idempotent": "temporal_sagas.activities._idempotent",
+    "SagaApp": "temporal_sagas.workers._app",
+    "EncryptionCodec": "temporal_sagas.workers._codec",
+    "SagaPlugin": "temporal_sagas.workers._plugin",
+    "saga_workflow": "temporal_sagas.workflows._declarative",
+    "step": "temporal_sagas.workflows._declarative",
+    "DefinitionSaga": "temporal_sagas.workflows._generic",
+    "DefinitionSagaInput": "temporal_sagas.workflows._generic",
+    "register_definition": "temporal_sagas.workflows._generic",
+    "StepOptions": "temporal_sagas.workflows._options",
+    "Saga": "temporal_sagas.workflows._saga",
+}
 
 __all__ = [
     "SAGA_ABORTED",
@@ -66,6 +77,7 @@ __all__ = [
     "DefinitionSagaInput",
     "EncryptionCodec",
     "FailureInfo",
+    "MissingExtraError",
     "NotInSagaActivityError",
     "OperatorAction",
     "OperatorActionRejected",
@@ -100,3 +112,56 @@ __all__ = [
     "start_saga",
     "step",
 ]
+
+__getattr__, __dir__ = lazy_attributes(__name__, globals(), _EXPORTS)
+
+if TYPE_CHECKING:
+    from temporal_sagas._client import operator_action, saga_state, start_saga
+    from temporal_sagas._context import current_idempotency_key, current_step
+    from temporal_sagas._contract import (
+        SAGA_ABORTED,
+        SAGA_COMPENSATED,
+        SAGA_COMPENSATION_FAILED,
+        SAGA_NAME,
+        SAGA_STATUS,
+    )
+    from temporal_sagas._errors import (
+        NotInSagaActivityError,
+        OperatorActionRejected,
+        SagaDefinitionError,
+        SagaError,
+        SagaInputError,
+        SagaNotFoundError,
+    )
+    from temporal_sagas._extras import MissingExtraError
+    from temporal_sagas._models import (
+        CompensationPolicy,
+        CompensationRecord,
+        CompensationReport,
+        CompensationStatus,
+        FailureInfo,
+        OperatorAction,
+        OperatorRequest,
+        SagaEvent,
+        SagaEventKind,
+        SagaState,
+        SagaStatus,
+        StepContext,
+        StepRecord,
+        StepStatus,
+    )
+    from temporal_sagas.activities._idempotent import idempotent
+    from temporal_sagas.audit._events import AuditEvent
+    from temporal_sagas.audit._processors import Redactor, audit_processors, drop_replayed
+    from temporal_sagas.audit._writer import flush_audit_log
+    from temporal_sagas.workers._app import SagaApp
+    from temporal_sagas.workers._codec import EncryptionCodec
+    from temporal_sagas.workers._plugin import SagaPlugin
+    from temporal_sagas.workflows._declarative import saga_workflow, step
+    from temporal_sagas.workflows._generic import (
+        DefinitionSaga,
+        DefinitionSagaInput,
+        register_definition,
+    )
+    from temporal_sagas.workflows._options import StepOptions
+    from temporal_sagas.workflows._saga import Saga

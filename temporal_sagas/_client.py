@@ -14,20 +14,12 @@ from temporalio.common import (
 )
 from temporalio.exceptions import ApplicationError
 
+from temporal_sagas._contract import QUERY_STATE, SAGA_NAME, SAGA_STATUS, UPDATE_FOR_ACTION
 from temporal_sagas._errors import OperatorActionRejected
 from temporal_sagas._models import OperatorAction, OperatorRequest, SagaState, SagaStatus
-from temporal_sagas._search_attributes import SAGA_NAME, SAGA_STATUS
-from temporal_sagas.workflows._operator import (
-    QUERY_STATE,
-    UPDATE_RESOLVE,
-    UPDATE_RETRY,
-    UPDATE_SKIP,
-)
 
 A = TypeVar("A")
 R = TypeVar("R")
-
-_UPDATES = {"retry": UPDATE_RETRY, "skip": UPDATE_SKIP, "resolve": UPDATE_RESOLVE}
 
 
 @overload
@@ -125,7 +117,7 @@ async def operator_action(
     request = OperatorRequest(step=step, reason=reason, operator=operator)
     try:
         done: OperatorAction = await handle.execute_update(
-            _UPDATES[action], request, result_type=OperatorAction
+            UPDATE_FOR_ACTION[action], request, result_type=OperatorAction
         )
     except WorkflowUpdateFailedError as err:
         if not _is_unknown_update(err.cause):

@@ -16,9 +16,6 @@ from typing import Literal
 from temporal_sagas._errors import NotInSagaActivityError
 from temporal_sagas._models import CompensationPolicy, StepContext
 
-#: The Temporal header that carries a `StepContext` (JSON) to the activity.
-STEP_HEADER = "temporal-sagas-step"
-
 #: The JSON of the header the next scheduled activity carries, set by the engine.
 outgoing_step: ContextVar[bytes | None] = ContextVar("temporal_sagas_outgoing", default=None)
 incoming_step: ContextVar[StepContext | None] = ContextVar("temporal_sagas_incoming", default=None)

@@ -4,7 +4,7 @@ Each message says what went wrong, where, and what to do about it.
 
 Errors that must cross the Temporal boundary (the outcome of a saga run) are
 `temporalio.exceptions.ApplicationError` values with a well-known ``type``; the
-names of those types are the constants at the bottom of this module.
+names of those types are in `temporal_sagas._contract`.
 """
 
 from __future__ import annotations
@@ -41,11 +41,3 @@ class NotInSagaActivityError(SagaError):
 
 class SagaNotFoundError(SagaError):
     """No saga with the given workflow id exists in the namespace."""
-
-
-#: ``ApplicationError.type`` of the failure a compensated saga closes with.
-SAGA_COMPENSATED = "SagaCompensated"
-#: ``ApplicationError.type`` when compensation failed and the saga was told not to park.
-SAGA_COMPENSATION_FAILED = "SagaCompensationFailed"
-#: ``ApplicationError.type`` raised by `Saga.abort`.
-SAGA_ABORTED = "SagaAborted"

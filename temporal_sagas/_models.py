@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from temporal_sagas import _contract as contract
+
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -281,17 +283,8 @@ class StepContext(_Frozen):
             return data
         data = dict(data)
         step_key = data.setdefault(
-            "step_key", _step_key(data["saga"], data["saga_key"], data["step"])
+            "step_key", contract.step_key(data["saga"], data["saga_key"], data["step"])
         )
-        data.setdefault("idempotency_key", _execution_key(step_key, data.get("kind")))
+        data.setdefault("idempotency_key", contract.execution_key(step_key, data.get("kind")))
         data.setdefault("workflow_id", data["saga_key"])
         return data
-
-
-def _step_key(saga: str, saga_key: str, step: str) -> str:
-    return f"{saga}/{saga_key}/{step}"
-
-
-def _execution_key(step_key: str, kind: object) -> str:
-    """The idempotency key of one execution: a compensation's ends in ``/compensate``."""
-    return step_key if kind == "action" else f"{step_key}/compensate"

@@ -1,4 +1,8 @@
-"""Suite-wide set-up. The server fixtures come from the temporal_sagas pytest plugin."""
+"""Suite-wide set-up. The server fixtures come from the temporal_sagas pytest plugin.
+
+The plugin is opt-in (installing the package loads nothing into other projects'
+pytest sessions); this suite asks for it here, as a user's conftest.py would.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,8 @@ import os
 import sys
 
 import pytest
+
+pytest_plugins = ["temporal_sagas.testing.plugin"]
 
 _exit_status: list[int] = []
 

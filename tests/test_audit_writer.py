@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import structlog
 
-from temporal_sagas._audit_writer import AuditWriter
+from temporal_sagas.audit._writer import AuditWriter
 
 
 @pytest.fixture

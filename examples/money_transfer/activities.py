@@ -30,7 +30,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from temporal_sagas import current_idempotency_key, current_step
-from temporal_sagas.activities import PostgresStore
+from temporal_sagas.postgres import PostgresStore
 
 #: The environment variable holding the PostgreSQL connection string.
 DSN_ENV = "SAGAS_EXAMPLE_DSN"

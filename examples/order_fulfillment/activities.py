@@ -33,7 +33,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from temporal_sagas import current_idempotency_key, current_step
-from temporal_sagas.activities import InboxEntry, PostgresStore
+from temporal_sagas.postgres import InboxEntry, PostgresStore
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)

@@ -29,7 +29,7 @@ from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from examples.order_fulfillment.activities import Order, services
 from examples.order_fulfillment.workflows import TASK_QUEUE
 from temporal_sagas import SagaPlugin, SagaStatus, saga_state, start_saga
-from temporal_sagas.workflows import DefinitionSaga, DefinitionSagaInput
+from temporal_sagas.definitions import DefinitionSaga, DefinitionSagaInput
 
 
 async def main(order: Order, *, refunds_down: bool = False) -> int:

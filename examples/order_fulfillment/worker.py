@@ -23,8 +23,8 @@ from temporalio.worker import Worker
 from examples.order_fulfillment.activities import ACTIVITIES, services
 from examples.order_fulfillment.workflows import TASK_QUEUE, register
 from temporal_sagas import SagaPlugin
+from temporal_sagas.definitions import DefinitionSaga
 from temporal_sagas.workers import ensure_search_attributes
-from temporal_sagas.workflows import DefinitionSaga
 
 
 async def main() -> None:

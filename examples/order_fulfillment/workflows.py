@@ -11,11 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from examples.order_fulfillment.activities import ACTIVITIES
-from temporal_sagas.workflows import (
-    SagaDefinition,
-    register_definition,
-    validate_definitions,
-)
+from temporal_sagas.definitions import SagaDefinition, register_definition, validate_definitions
 
 #: The task queue the order-fulfillment worker polls.
 TASK_QUEUE = "order-fulfillment"

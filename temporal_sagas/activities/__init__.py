@@ -1,16 +1,10 @@
-"""Code that runs in activity workers: step context, idempotency, outbox, audit sinks."""
+"""Code that runs in activity workers: step context, idempotency, the SQLite store.
+
+PostgreSQL (its store and inbox, the outbox relay) is `temporal_sagas.postgres`;
+audit sinks are `temporal_sagas.audit`.
+"""
 
 from temporal_sagas._context import current_idempotency_key, current_step, idempotency_headers
-from temporal_sagas.activities._audit_sinks import (
-    DEFAULT_AUDIT_TABLE,
-    AuditSinkError,
-    AuditSinkProcessor,
-    JsonlAuditSink,
-    PostgresAuditSink,
-    ReconcileReport,
-    read_jsonl,
-    reconcile,
-)
 from temporal_sagas.activities._idempotent import (
     DEFAULT_LEASE,
     DEFAULT_TTL,
@@ -20,62 +14,32 @@ from temporal_sagas.activities._idempotent import (
     default_store,
     idempotent,
 )
-from temporal_sagas.activities._outbox import (
-    DEFAULT_OUTBOX_TABLE,
-    OutboxRelay,
-    OutboxRow,
-    RelayReport,
-    create_outbox_table,
-    enqueue_saga,
-    relay_once,
-    run_relay,
-)
 from temporal_sagas.activities._stores import (
     DEFAULT_SQLITE_PATH,
     DEFAULT_TABLE,
     Claim,
     IdempotencyStore,
     IdempotencyStoreError,
-    InboxEntry,
     KeyRecord,
-    PostgresStore,
     SQLiteStore,
 )
 
 __all__ = [
-    "DEFAULT_AUDIT_TABLE",
     "DEFAULT_LEASE",
-    "DEFAULT_OUTBOX_TABLE",
     "DEFAULT_SQLITE_PATH",
     "DEFAULT_TABLE",
     "DEFAULT_TTL",
     "DEFAULT_WAIT",
-    "AuditSinkError",
-    "AuditSinkProcessor",
     "Claim",
     "IdempotencyKeyBusyError",
     "IdempotencyStore",
     "IdempotencyStoreError",
     "IdempotentDefinitionError",
-    "InboxEntry",
-    "JsonlAuditSink",
     "KeyRecord",
-    "OutboxRelay",
-    "OutboxRow",
-    "PostgresAuditSink",
-    "PostgresStore",
-    "ReconcileReport",
-    "RelayReport",
     "SQLiteStore",
-    "create_outbox_table",
     "current_idempotency_key",
     "current_step",
     "default_store",
-    "enqueue_saga",
     "idempotency_headers",
     "idempotent",
-    "read_jsonl",
-    "reconcile",
-    "relay_once",
-    "run_relay",
 ]

@@ -14,17 +14,16 @@ from temporal_sagas.cli._connection import (
     decrypted,
     run,
 )
-from temporal_sagas.cli._main import cli
 
 if TYPE_CHECKING:
     from temporalio.client import WorkflowHistory
 
-    from temporal_sagas._audit import AuditEvent
+    from temporal_sagas.audit._events import AuditEvent
     from temporal_sagas.cli._connection import Connection
     from temporal_sagas.history._audit import AuditVerification
 
 
-@cli.command()
+@click.command()
 @click.argument("workflow_id", required=False)
 @click.option("--run", "run_id", help="A specific run; the latest run by default.")
 @click.option(
@@ -123,7 +122,7 @@ def _report(result: AuditVerification) -> list[str]:
 
 
 def _reconcile(trail: list[AuditEvent], path: Path) -> None:
-    from temporal_sagas.activities._audit_sinks import JsonlAuditSink, reconcile
+    from temporal_sagas.audit._sinks import JsonlAuditSink, reconcile
 
     report = reconcile(JsonlAuditSink(path), trail)
     click.echo(

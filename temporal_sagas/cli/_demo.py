@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 import click
 
 from temporal_sagas._errors import SagaError
-from temporal_sagas.cli._main import cli
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -50,7 +49,7 @@ class DemoFailed(SagaError):
     """The demo could not show what it set out to show."""
 
 
-@cli.command()
+@click.command()
 def demo() -> None:
     """Run a saga that completes and one that compensates on the embedded dev server.
 
@@ -97,7 +96,7 @@ async def _run(console: Console) -> None:
     from temporalio.testing import WorkflowEnvironment
     from temporalio.worker import Worker
 
-    from temporal_sagas._search_attributes import SAGA_SEARCH_ATTRIBUTES
+    from temporal_sagas._contract import SAGA_SEARCH_ATTRIBUTES
     from temporal_sagas.cli import _demo_saga
     from temporal_sagas.workers import SagaPlugin, temporal_cli_path
 
@@ -251,7 +250,7 @@ def _outcome_line(booking: _Booking) -> str:
 
 
 def _check(booked: _Booking, refused: _Booking) -> None:
-    from temporal_sagas._errors import SAGA_COMPENSATED
+    from temporal_sagas._contract import SAGA_COMPENSATED
     from temporal_sagas._models import SagaStatus
 
     if booked.state.status is not SagaStatus.COMPLETED or booked.itinerary is None:

@@ -7,8 +7,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from temporal_sagas._contract import SAGA_SEARCH_ATTRIBUTES
 from temporal_sagas._errors import SagaError
-from temporal_sagas._search_attributes import SAGA_SEARCH_ATTRIBUTES
 
 #: How long the dev server may take to accept connections.
 READY_TIMEOUT_SECONDS = 30.0

@@ -18,7 +18,6 @@ from temporal_sagas.cli._connection import (
     decrypted,
     run,
 )
-from temporal_sagas.cli._main import cli
 
 if TYPE_CHECKING:
     from temporalio.client import Client, WorkflowHistory
@@ -34,7 +33,7 @@ _STATUSES = [
 ]
 
 
-@cli.command()
+@click.command()
 @click.argument("workflow_id", required=False)
 @click.option("--run", "run_id", help="A specific run; the latest run by default.")
 @click.option(
@@ -71,7 +70,7 @@ def show(
         click.echo(render_saga(state, width=width), nl=False)
 
 
-@cli.command()
+@click.command()
 @click.argument("workflow_id")
 @click.option("--run", "run_id", help="A specific run; the latest run by default.")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
@@ -100,7 +99,7 @@ def plan(workflow_id: str, run_id: str | None, as_json: bool, **flags: Any) -> N
         )
 
 
-@cli.command(name="list")
+@click.command(name="list")
 @click.option(
     "--status", type=click.Choice(_STATUSES, case_sensitive=False), help="Only this status."
 )
@@ -140,7 +139,7 @@ def list_(
         )
 
 
-@cli.command()
+@click.command()
 @click.argument("workflow_ids", nargs=-1)
 @click.option("--query", help="A visibility query selecting the sagas to export.")
 @click.option(
@@ -248,7 +247,7 @@ async def _list(
 ) -> list[dict[str, Any]]:
     from temporalio.service import RPCError
 
-    from temporal_sagas._search_attributes import SAGA_NAME, SAGA_STATUS
+    from temporal_sagas._contract import SAGA_NAME, SAGA_STATUS
 
     client = await connect(conn)
     rows: list[dict[str, Any]] = []

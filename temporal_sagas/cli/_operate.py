@@ -14,13 +14,12 @@ from temporal_sagas.cli._connection import (
     connection_options,
     run,
 )
-from temporal_sagas.cli._main import cli
 
 Action = Literal["retry", "skip", "resolve"]
 
 
-def _operator_command(action: Action, summary: str) -> None:
-    @cli.command(name=action, help=summary)
+def _operator_command(action: Action, summary: str) -> click.Command:
+    @click.command(name=action, help=summary)
     @click.argument("workflow_id")
     @click.option("--reason", required=action != "retry", help="Why; kept in the audit trail.")
     @click.option("--step", help="The parked step; needed when several are parked.")
@@ -36,13 +35,15 @@ def _operator_command(action: Action, summary: str) -> None:
             + f" at {done.at.isoformat()}"
         )
 
-
-_operator_command("retry", "Retry the failed step or compensation of a parked saga.")
-_operator_command("skip", "Skip a failed compensation of a parked saga (needs --reason).")
-_operator_command("resolve", "Declare a parked saga settled by hand (needs --reason).")
+    return command
 
 
-@cli.command()
+retry = _operator_command("retry", "Retry the failed step or compensation of a parked saga.")
+skip = _operator_command("skip", "Skip a failed compensation of a parked saga (needs --reason).")
+resolve = _operator_command("resolve", "Declare a parked saga settled by hand (needs --reason).")
+
+
+@click.command()
 @click.argument("workflow_id")
 @click.option("--reason", required=True, help="Why; recorded with the cancel request.")
 @connection_options

@@ -8,10 +8,8 @@ from datetime import timedelta
 
 import click
 
-from temporal_sagas.cli._main import cli
 
-
-@cli.group()
+@click.group()
 def outbox() -> None:
     """The transactional outbox: rows an app wrote become sagas, once each."""
 
@@ -36,7 +34,7 @@ def init(dsn: str, table: str, schema: str | None) -> None:
     async def create() -> None:
         from psycopg import AsyncConnection
 
-        from temporal_sagas.activities._outbox import create_outbox_table
+        from temporal_sagas.postgres._outbox import create_outbox_table
 
         async with await AsyncConnection.connect(dsn, autocommit=True) as conn:
             await create_outbox_table(conn, table=table, schema=schema)
@@ -86,7 +84,7 @@ def relay(
         from psycopg_pool import AsyncConnectionPool
         from temporalio.client import Client
 
-        from temporal_sagas.activities._outbox import OutboxRelay, create_outbox_table
+        from temporal_sagas.postgres._outbox import OutboxRelay, create_outbox_table
         from temporal_sagas.workers._plugin import SagaPlugin
 
         client = await Client.connect(address, namespace=namespace, plugins=[SagaPlugin()])

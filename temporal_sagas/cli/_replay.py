@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from temporal_sagas._errors import SagaError
-from temporal_sagas.cli._main import cli
 
 if TYPE_CHECKING:
     from temporal_sagas.testing._replay import HistoryFile, ReplayReport
@@ -30,7 +29,7 @@ class ReplayGateFailed(SagaError):
     """Some histories do not replay against the new build (exit code 1)."""
 
 
-@cli.command()
+@click.command()
 @click.argument("paths", nargs=-1, type=click.Path(exists=True))
 @click.option(
     "--workflows",

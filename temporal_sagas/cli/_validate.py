@@ -12,7 +12,6 @@ from typing import Any
 import click
 
 from temporal_sagas._errors import SagaDefinitionError
-from temporal_sagas.cli._main import cli
 
 
 @dataclass(frozen=True)
@@ -25,7 +24,7 @@ class GraphStep:
     pivot: bool
 
 
-@cli.command("validate")
+@click.command("validate")
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option(
     "--activities",
@@ -39,7 +38,7 @@ def validate(files: tuple[str, ...], activities_ref: str | None) -> None:
     Every problem is printed with its file, line, path inside the definition and a
     hint. Exits 1 when any file is invalid.
     """
-    from temporal_sagas.workflows._definition import (
+    from temporal_sagas.definitions._definition import (
         InvalidDefinitionError,
         check_activities,
         load_definition,
@@ -68,7 +67,7 @@ def validate(files: tuple[str, ...], activities_ref: str | None) -> None:
         raise SystemExit(1)
 
 
-@cli.command("graph")
+@click.command("graph")
 @click.argument("target")
 def graph(target: str) -> None:
     """Print a Mermaid diagram of a saga: TARGET is a definition file or MODULE:Class."""
@@ -97,8 +96,8 @@ def mermaid(steps: list[GraphStep]) -> str:
 
 
 def _graph_steps(target: str) -> list[GraphStep]:
+    from temporal_sagas.definitions._definition import load_definition
     from temporal_sagas.workflows._declarative import saga_steps
-    from temporal_sagas.workflows._definition import load_definition
 
     if ":" not in target or Path(target).exists():
         definition = load_definition(target)

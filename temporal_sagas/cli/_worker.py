@@ -7,8 +7,6 @@ from typing import Any
 
 import click
 
-from temporal_sagas.cli._main import cli
-
 _LOG_FORMATS = click.Choice(["json", "console", "auto"], case_sensitive=False)
 _LOG_LEVELS = click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False)
 
@@ -56,7 +54,7 @@ def _connection_options(command: Any) -> Any:
     return command
 
 
-@cli.command()
+@click.command()
 @_connection_options
 @_worker_options
 def worker(config: Path | None, **flags: Any) -> None:
@@ -73,7 +71,7 @@ def worker(config: Path | None, **flags: Any) -> None:
     _run(settings)
 
 
-@cli.command()
+@click.command()
 @_worker_options
 @click.option("--port", type=int, default=7233, show_default=True, help="Temporal gRPC port.")
 @click.option("--ui-port", type=int, default=8233, show_default=True, help="Web UI port.")
@@ -123,8 +121,8 @@ def _interrupt_on_sigterm() -> None:
 
 def _audit_chain(settings: Any) -> list[Any]:
     """Replay guard and redaction always; a JSON-lines audit sink when configured."""
-    from temporal_sagas._log_processors import audit_processors
-    from temporal_sagas.activities import JsonlAuditSink
+    from temporal_sagas.audit import JsonlAuditSink
+    from temporal_sagas.audit._processors import audit_processors
 
     if settings.audit_log is None:
         return audit_processors()

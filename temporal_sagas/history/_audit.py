@@ -1,7 +1,7 @@
 """The audit trail of a saga, rebuilt from its history, and checks of shipped logs.
 
 `audit_trail` gives exactly the events (same ids, same hashes) the engine emitted
-live, because both build them with `temporal_sagas._audit.build_audit_trail` from
+live, because both build them with `temporal_sagas.audit._events.build_audit_trail` from
 the same timeline. `verify_log` compares a shipped JSON-lines log against it.
 """
 
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pydantic import ValidationError
 from temporalio.client import WorkflowHistory
 
-from temporal_sagas._audit import AuditEvent, SagaIdentity, build_audit_trail
+from temporal_sagas.audit._events import AuditEvent, SagaIdentity, build_audit_trail
 from temporal_sagas.history._rebuild import SagaHistoryView, rebuild
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from temporal_sagas._context import STEP_HEADER
+from temporal_sagas._contract import STEP_HEADER
 from temporal_sagas._errors import SagaError
 from temporal_sagas._models import StepContext
 

@@ -6,12 +6,9 @@ from typing import Any
 
 from pydantic import Field
 
-from temporal_sagas._models import CompensationStatus, StepStatus, _Frozen
+from temporal_sagas._contract import COMPENSATION_DONE
+from temporal_sagas._models import StepStatus, _Frozen
 from temporal_sagas.history._rebuild import SagaHistoryView
-
-_DONE = frozenset(
-    {CompensationStatus.COMPLETED, CompensationStatus.SKIPPED, CompensationStatus.RESOLVED}
-)
 
 
 class PlannedCompensation(_Frozen):
@@ -37,7 +34,7 @@ def compensation_plan(view: SagaHistoryView) -> list[PlannedCompensation]:
     plan = []
     for step in reversed(state.steps):
         comp = step.compensation
-        if comp is None or comp.status in _DONE:
+        if comp is None or comp.status in COMPENSATION_DONE:
             continue
         plan.append(
             PlannedCompensation(

@@ -38,9 +38,14 @@ from temporalio.exceptions import (
     TerminatedError,
 )
 
-from temporal_sagas._audit import event_id
-from temporal_sagas._context import STEP_HEADER
-from temporal_sagas._errors import SAGA_COMPENSATED
+from temporal_sagas._contract import (
+    OPERATOR_UPDATES,
+    SAGA_COMPENSATED,
+    SAGA_NAME,
+    SAGA_STATUS,
+    STEP_HEADER,
+    round_of,
+)
 from temporal_sagas._models import (
     CompensationPolicy,
     CompensationStatus,
@@ -53,7 +58,7 @@ from temporal_sagas._models import (
     StepContext,
     StepStatus,
 )
-from temporal_sagas._search_attributes import SAGA_NAME, SAGA_STATUS
+from temporal_sagas.audit._events import event_id
 from temporal_sagas.history._files import SagaHistoryError
 from temporal_sagas.history._steps import (
     CHILD_OUTCOMES,
@@ -62,13 +67,11 @@ from temporal_sagas.history._steps import (
     RebuiltStep,
     Scheduled,
     outcome_attributes,
-    round_of,
 )
 from temporal_sagas.workflows._records import failure_info
 
 _converter = pydantic_data_converter
 _payloads = _converter.payload_converter
-_OPERATOR_UPDATES = {"saga_retry": "retry", "saga_skip": "skip", "saga_resolve": "resolve"}
 
 
 @dataclass
@@ -432,7 +435,7 @@ class _Rebuilder:
 
     def on_update_completed(self, event: HistoryEvent) -> None:
         attrs = event.workflow_execution_update_completed_event_attributes
-        action_name = _OPERATOR_UPDATES.get(self.updates.get(attrs.meta.update_id, ""))
+        action_name = OPERATOR_UPDATES.get(self.updates.get(attrs.meta.update_id, ""))
         if action_name is None or not attrs.outcome.HasField("success"):
             return
         action = _payloads.from_payloads(list(attrs.outcome.success.payloads), [OperatorAction])[0]

@@ -121,12 +121,6 @@ class RebuiltStep:
         )
 
 
-def round_of(activity_id: str) -> int:
-    """Which round an activity id names (``<key>#<n>``, the first has no suffix)."""
-    _, sep, number = activity_id.rpartition("#")
-    return int(number) if sep and number.isdigit() else 1
-
-
 def outcome_attributes(event: HistoryEvent) -> Any:
     """The attributes of a child-outcome event (each kind has its own field)."""
     field_name = event.WhichOneof("attributes")

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from temporalio.api.enums.v1 import IndexedValueType
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-from temporalio.client import Client, Plugin
+from temporalio.client import Plugin
 from temporalio.testing import WorkflowEnvironment
 
-from temporal_sagas._search_attributes import SAGA_SEARCH_ATTRIBUTES
+from temporal_sagas._contract import SAGA_SEARCH_ATTRIBUTES
 from temporal_sagas.workers._plugin import SagaPlugin
-from temporal_sagas.workers._servers import temporal_cli_path, test_server_path
+from temporal_sagas.workers._servers import (
+    ensure_search_attributes,
+    temporal_cli_path,
+    test_server_path,
+)
 
 
 async def start_time_skipping_env(*, plugins: Sequence[Plugin] = ()) -> WorkflowEnvironment:
@@ -23,22 +25,8 @@ async def start_time_skipping_env(*, plugins: Sequence[Plugin] = ()) -> Workflow
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=test_server_path(), plugins=[SagaPlugin(), *plugins]
     )
-    await _add_search_attributes(env.client)
+    await ensure_search_attributes(env.client)
     return env
-
-
-async def _add_search_attributes(client: Client) -> None:
-    # The time-skipping server does not implement ListSearchAttributes (so
-    # `ensure_search_attributes` cannot ask what is missing); a fresh server has none.
-    await client.operator_service.add_search_attributes(
-        AddSearchAttributesRequest(
-            namespace=client.namespace,
-            search_attributes={
-                key.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD
-                for key in SAGA_SEARCH_ATTRIBUTES
-            },
-        )
-    )
 
 
 async def start_dev_server_env(*, plugins: Sequence[Plugin] = ()) -> WorkflowEnvironment:

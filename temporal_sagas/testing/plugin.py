@@ -1,4 +1,11 @@
-"""pytest plugin (entry point ``temporal_sagas``): Temporal servers and replay checks for sagas.
+"""pytest plugin: Temporal servers and replay checks for sagas (the ``[testing]`` extra).
+
+The plugin is opt-in: installing temporal-sagas adds nothing to other projects'
+pytest sessions. Ask for it in your top-level ``conftest.py``::
+
+    pytest_plugins = ["temporal_sagas.testing.plugin"]
+
+or on the command line with ``-p temporal_sagas.testing.plugin``.
 
 Fixtures:
     saga_env: the time-skipping test server, one per session.
@@ -16,8 +23,13 @@ Options:
 
 Both environments' clients carry `SagaPlugin`, and their namespaces know the
 ``SagaName`` and ``SagaStatus`` search attributes. The fixtures are session
-scoped, so tests using them need the session event loop; set
-``asyncio_default_test_loop_scope = "session"`` (and the fixture equivalent).
+scoped, so tests using them need the session event loop. Set both, in
+``pyproject.toml`` (or the ``[pytest]`` section of ``pytest.ini``)::
+
+    [tool.pytest.ini_options]
+    asyncio_mode = "auto"
+    asyncio_default_fixture_loop_scope = "session"
+    asyncio_default_test_loop_scope = "session"
 """
 
 from __future__ import annotations
@@ -27,14 +39,23 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
-from temporalio.client import WorkflowHistory
-from temporalio.testing import WorkflowEnvironment
 
-from temporal_sagas.testing._environments import start_dev_server_env, start_time_skipping_env
-from temporal_sagas.testing._injection import INJECTORS
-from temporal_sagas.testing._record import HistoryRecorder, RecordingPlugin
-from temporal_sagas.testing._replay import ReplayReport, assert_replays
+from temporal_sagas._extras import require
+
+require("the temporal_sagas pytest plugin", "testing", "pytest_asyncio")
+
+# The rest needs the extra checked above.
+import pytest_asyncio  # noqa: E402
+from temporalio.client import WorkflowHistory  # noqa: E402
+from temporalio.testing import WorkflowEnvironment  # noqa: E402
+
+from temporal_sagas.testing._environments import (  # noqa: E402
+    start_dev_server_env,
+    start_time_skipping_env,
+)
+from temporal_sagas.testing._injection import INJECTORS  # noqa: E402
+from temporal_sagas.testing._record import HistoryRecorder, RecordingPlugin  # noqa: E402
+from temporal_sagas.testing._replay import ReplayReport, assert_replays  # noqa: E402
 
 #: One recorder per started environment, in start order.
 RECORDERS: list[HistoryRecorder] = []

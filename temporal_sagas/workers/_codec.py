@@ -21,6 +21,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.converter import PayloadCodec
 
 from temporal_sagas._errors import SagaError
+from temporal_sagas._extras import require
 
 ENCODING = b"binary/encrypted-aes256gcm"
 KEY_ID = "encryption-key-id"
@@ -45,6 +46,7 @@ class EncryptionCodec(PayloadCodec):
     """
 
     def __init__(self, keys: Mapping[str, bytes], current: str) -> None:
+        require("EncryptionCodec (SAGAS_ENCRYPTION_KEYS)", "encryption", "cryptography")
         from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
         if current not in keys:

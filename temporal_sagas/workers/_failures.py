@@ -6,7 +6,7 @@ import temporalio.api.failure.v1
 from temporalio.converter import DefaultFailureConverter, PayloadConverter
 from temporalio.exceptions import ApplicationError
 
-from temporal_sagas._errors import SAGA_COMPENSATED, SAGA_COMPENSATION_FAILED
+from temporal_sagas._contract import SAGA_COMPENSATED, SAGA_COMPENSATION_FAILED
 from temporal_sagas._unwrapped import plain_isinstance
 
 _OUTCOMES = frozenset({SAGA_COMPENSATED, SAGA_COMPENSATION_FAILED})

@@ -23,7 +23,8 @@ from temporalio.worker import (
 )
 from temporalio.workflow import ActivityHandle, ChildWorkflowHandle
 
-from temporal_sagas._context import STEP_HEADER, incoming_step, outgoing_step
+from temporal_sagas._context import incoming_step, outgoing_step
+from temporal_sagas._contract import SAGA_ACTIVITY_RESULT_ERROR, STEP_HEADER
 from temporal_sagas._models import StepContext
 
 # The header is the JSON payload the pydantic converter would make, built directly
@@ -128,6 +129,6 @@ def _check_result(fn: Callable[..., Any], result: Any, context: StepContext) -> 
             f"{type(result).__name__}, not its declared return type: "
             f"{err.error_count()} validation error(s), first: {err.errors()[0]['msg']}; "
             "fix the activity (the saga compensates this step's predecessors)",
-            type="SagaActivityResultError",
+            type=SAGA_ACTIVITY_RESULT_ERROR,
             non_retryable=True,
         ) from None

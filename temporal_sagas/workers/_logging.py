@@ -48,7 +48,7 @@ def configure_logging(
             then redact secrets. Pass ``audit_processors(sink, ...)`` to also
             write audit events to sinks.
     """
-    from temporal_sagas._log_processors import audit_processors
+    from temporal_sagas.audit._processors import audit_processors
 
     out = stream if stream is not None else sys.stderr
     numeric = _LEVELS.get(level.upper(), logging.INFO)

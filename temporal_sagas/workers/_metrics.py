@@ -44,9 +44,8 @@ from temporalio.worker import (
     WorkflowInterceptorClassInput,
 )
 
-from temporal_sagas._context import STEP_HEADER
+from temporal_sagas._contract import SAGA_NAME, SAGA_STATUS, STEP_HEADER
 from temporal_sagas._models import StepContext
-from temporal_sagas._search_attributes import SAGA_NAME, SAGA_STATUS
 from temporal_sagas.workers._logging import core_log_forwarding
 
 _converter = pydantic_data_converter.payload_converter

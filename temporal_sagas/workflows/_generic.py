@@ -25,8 +25,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
+from temporal_sagas._contract import SAGA_DEFINITION_NOT_FOUND, SAGA_INPUT_ERROR
 from temporal_sagas._errors import SagaDefinitionError
-from temporal_sagas.workflows._definition import (
+from temporal_sagas.definitions._definition import (
     DefinitionIssue,
     InvalidDefinitionError,
     SagaDefinition,
@@ -39,11 +40,6 @@ from temporal_sagas.workflows._saga import Saga
 with workflow.unsafe.imports_passed_through():
     import jmespath
     import jsonschema
-
-#: ``ApplicationError.type`` when the saga input does not fit the definition.
-SAGA_INPUT_ERROR = "SagaInputError"
-#: ``ApplicationError.type`` when no definition has the requested name and version.
-SAGA_DEFINITION_NOT_FOUND = "SagaDefinitionNotFound"
 
 
 class DefinitionSagaInput(BaseModel):

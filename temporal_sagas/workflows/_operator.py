@@ -10,20 +10,20 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Literal
 
 from temporalio import workflow
 
+from temporal_sagas._contract import (
+    UPDATE_RESOLVE,
+    UPDATE_RETRY,
+    UPDATE_SKIP,
+    OperatorActionName,
+)
 from temporal_sagas._errors import OperatorActionRejected
 from temporal_sagas._models import OperatorAction, OperatorRequest, SagaEventKind, SagaStatus
 from temporal_sagas.workflows._runtime import SagaRuntime
 
-Action = Literal["retry", "skip", "resolve"]
-
-QUERY_STATE = "saga_state"
-UPDATE_RETRY = "saga_retry"
-UPDATE_SKIP = "saga_skip"
-UPDATE_RESOLVE = "saga_resolve"
+Action = OperatorActionName
 
 
 @dataclass(frozen=True)

@@ -14,16 +14,16 @@ from typing import Any, Literal, TypeVar
 from temporalio import workflow
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
-from temporal_sagas._audit import AUDIT_MARKER, AuditChain, SagaIdentity, event_id
 from temporal_sagas._context import encode_step_header, outgoing_step
+from temporal_sagas._contract import SAGA_NAME, SAGA_STATUS
 from temporal_sagas._models import FailureInfo, SagaEventKind, SagaStatus
-from temporal_sagas._search_attributes import SAGA_NAME, SAGA_STATUS
+from temporal_sagas.audit._events import AUDIT_MARKER, AuditChain, SagaIdentity, event_id
 from temporal_sagas.workflows._options import StepOptions
 from temporal_sagas.workflows._records import Ledger, Step, TimelineRow, timeline_event
 
 with workflow.unsafe.imports_passed_through():
     # One writer (and thread) per process, also where temporal_sagas is not passed through.
-    from temporal_sagas._audit_writer import AUDIT_WRITER
+    from temporal_sagas.audit._writer import AUDIT_WRITER
 
 T = TypeVar("T")
 

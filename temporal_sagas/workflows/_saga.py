@@ -16,12 +16,16 @@ from temporalio.exceptions import (
     FailureError,
 )
 
-from temporal_sagas._errors import (
+from temporal_sagas._contract import (
+    QUERY_STATE,
     SAGA_ABORTED,
     SAGA_COMPENSATED,
     SAGA_COMPENSATION_FAILED,
-    SagaDefinitionError,
+    child_workflow_id,
+    compensation_key,
+    step_key,
 )
+from temporal_sagas._errors import SagaDefinitionError
 from temporal_sagas._models import (
     CompensationPolicy,
     SagaEventKind,
@@ -31,7 +35,7 @@ from temporal_sagas._models import (
 )
 from temporal_sagas._unwrapped import is_cancelled, plain_isinstance
 from temporal_sagas.workflows._compensation import Compensator
-from temporal_sagas.workflows._operator import QUERY_STATE, OperatorDesk
+from temporal_sagas.workflows._operator import OperatorDesk
 from temporal_sagas.workflows._options import (
     ACTION_DEFAULTS,
     COMPENSATION_DEFAULTS,
@@ -338,7 +342,7 @@ class Saga:
         args = [arg] if has_arg else []
         self._check_step(step_name, compensate, pivot)
         after_pivot = rt.ledger.pivot_passed
-        key = f"{self.name}/{rt.ledger.key}/{step_name}"
+        key = step_key(self.name, rt.ledger.key, step_name)
         step = Step(
             name=step_name,
             activity_name=activity_name(action),
@@ -355,8 +359,8 @@ class Saga:
                 activity_name=activity_name(compensate),
                 args=args,
                 pass_result=takes_result(compensate, len(args), compensate_with_result),
-                idempotency_key=f"{key}/compensate",
-                activity_id=f"{key}/compensate",
+                idempotency_key=compensation_key(key),
+                activity_id=compensation_key(key),
                 local=local,
                 options=compensation_options.merged_over(self._compensation_options)
                 if compensation_options
@@ -406,8 +410,8 @@ class Saga:
         rt = self._runtime()
         step_name = self._next_name(name)
         self._check_step(step_name, compensate, pivot)
-        child_id = f"{rt.ledger.workflow_id}/{step_name}"
-        key = f"{self.name}/{rt.ledger.key}/{step_name}"
+        child_id = child_workflow_id(rt.ledger.workflow_id, step_name)
+        key = step_key(self.name, rt.ledger.key, step_name)
         step = Step(
             name=step_name,
             activity_name=workflow_type_name(saga_workflow),
@@ -424,8 +428,8 @@ class Saga:
                 activity_name=activity_name(compensate),
                 args=[arg],
                 pass_result=takes_result(compensate, 1, None),
-                idempotency_key=f"{key}/compensate",
-                activity_id=f"{key}/compensate",
+                idempotency_key=compensation_key(key),
+                activity_id=compensation_key(key),
                 local=False,
                 options=compensation_options.merged_over(self._compensation_options)
                 if compensation_options

@@ -8,7 +8,8 @@ from typing import Any
 
 from temporalio.exceptions import ApplicationError
 
-from temporal_sagas._errors import SAGA_ABORTED, SagaDefinitionError
+from temporal_sagas._contract import SAGA_ABORTED
+from temporal_sagas._errors import SagaDefinitionError
 from temporal_sagas._unwrapped import plain_isinstance
 
 _RESERVED = frozenset("/[]#")

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from temporal_sagas.activities import IdempotencyStore, PostgresStore, SQLiteStore
+from temporal_sagas.activities import IdempotencyStore, SQLiteStore
+from temporal_sagas.postgres import PostgresStore
 from tests.activities.postgres import scratch_database
 
 

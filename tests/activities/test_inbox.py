@@ -9,7 +9,7 @@ import pytest
 import pytest_asyncio
 from psycopg import AsyncConnection
 
-from temporal_sagas.activities import PostgresStore
+from temporal_sagas.postgres import PostgresStore
 from tests.sagas import new_id
 
 

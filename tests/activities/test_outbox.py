@@ -15,13 +15,8 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from temporal_sagas import start_saga
-from temporal_sagas.activities import (
-    RelayReport,
-    SQLiteStore,
-    create_outbox_table,
-    enqueue_saga,
-    relay_once,
-)
+from temporal_sagas.activities import SQLiteStore
+from temporal_sagas.postgres import RelayReport, create_outbox_table, enqueue_saga, relay_once
 from tests.activities import idem_activities
 from tests.activities.idem_activities import ACTIVITIES, Order
 from tests.activities.idem_workflows import GateSaga, IdemSaga

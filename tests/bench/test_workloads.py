@@ -20,7 +20,7 @@ from bench.workloads import (
     undo_step,
 )
 from temporal_sagas import start_saga
-from temporal_sagas._context import STEP_HEADER
+from temporal_sagas._contract import STEP_HEADER
 from tests.history.audit_support import audit_logging
 from tests.sagas import new_id
 

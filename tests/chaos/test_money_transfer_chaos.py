@@ -27,7 +27,7 @@ from temporalio.service import RPCError
 from examples.money_transfer.activities import INJECTED_FAULT, Bank, TransferRequest
 from examples.money_transfer.workflows import Transfer
 from temporal_sagas import SagaStatus
-from temporal_sagas._search_attributes import SAGA_STATUS
+from temporal_sagas._contract import SAGA_STATUS
 from temporal_sagas.history import audit_trail, saga_state_from_history
 from temporal_sagas.testing import assert_replays
 from tests.activities.postgres import scratch_database

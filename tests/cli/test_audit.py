@@ -25,7 +25,6 @@ SCRIPT = Script(
 
 
 async def sagas(env: WorkflowEnvironment | None, *args: str) -> Result:
-    from temporal_sagas.cli import _commands  # noqa: F401
     from temporal_sagas.cli._main import cli
 
     extra = ["--address", env.client.service_client.config.target_host] if env else []

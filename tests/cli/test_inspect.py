@@ -32,7 +32,6 @@ PARKING = Script(
 
 
 async def sagas(env: WorkflowEnvironment | None, *args: str) -> Result:
-    from temporal_sagas.cli import _commands  # noqa: F401
 
     extra = ["--address", env.client.service_client.config.target_host] if env else []
     result: Any = await asyncio.to_thread(CliRunner().invoke, cli, [*args, *extra])

@@ -17,7 +17,8 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from temporal_sagas.activities import SQLiteStore, create_outbox_table, enqueue_saga
+from temporal_sagas.activities import SQLiteStore
+from temporal_sagas.postgres import create_outbox_table, enqueue_saga
 from tests.activities import idem_activities
 from tests.activities.idem_activities import ACTIVITIES, EFFECTS, Order
 from tests.activities.idem_workflows import IdemSaga

@@ -15,7 +15,6 @@ from temporalio.client import WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from temporal_sagas.cli import _commands  # noqa: F401  (registers the commands)
 from temporal_sagas.cli._main import cli
 from temporal_sagas.testing import write_history
 from tests.testing.mutation_sagas import ACTIVITIES, V1, Order

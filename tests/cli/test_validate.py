@@ -71,9 +71,3 @@ def test_graph_of_a_class_marks_the_pivot_and_has_no_compensation_after_it() -> 
     assert '    s1{{"flight<br/>reserve_flight<br/>pivot: no return"}}' in result.output
     assert "s1_undo" not in result.output
     assert "s2_undo" not in result.output
-
-
-def test_commands_are_registered_on_the_sagas_group() -> None:
-    from temporal_sagas.cli import _commands  # noqa: F401
-
-    assert {"validate", "graph"} <= set(cli.commands)

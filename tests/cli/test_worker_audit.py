@@ -9,7 +9,7 @@ import pytest
 from temporalio.client import WorkflowFailureError
 from temporalio.testing import WorkflowEnvironment
 
-from temporal_sagas.activities import read_jsonl
+from temporal_sagas.audit import read_jsonl
 from temporal_sagas.history import audit_trail
 from tests.sagas import Script, StepScript, new_id, start
 from tests.workers.procs import WorkerProcess, free_port, sagas

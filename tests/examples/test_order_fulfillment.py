@@ -37,7 +37,7 @@ from temporal_sagas import (
     saga_state,
     start_saga,
 )
-from temporal_sagas.workflows import DefinitionSaga, DefinitionSagaInput
+from temporal_sagas.definitions import DefinitionSaga, DefinitionSagaInput
 
 
 def _order(**changes: Any) -> dict[str, Any]:

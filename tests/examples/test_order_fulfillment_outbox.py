@@ -24,9 +24,9 @@ from examples.order_fulfillment.activities import (
 )
 from examples.order_fulfillment.workflows import register
 from temporal_sagas import SagaStatus, saga_state
-from temporal_sagas.activities import create_outbox_table, enqueue_saga, relay_once
-from temporal_sagas.activities._outbox import RelayReport
-from temporal_sagas.workflows import DefinitionSaga, DefinitionSagaInput
+from temporal_sagas.definitions import DefinitionSaga, DefinitionSagaInput
+from temporal_sagas.postgres import create_outbox_table, enqueue_saga, relay_once
+from temporal_sagas.postgres._outbox import RelayReport
 
 
 @pytest_asyncio.fixture

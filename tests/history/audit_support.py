@@ -14,9 +14,9 @@ from typing import Any
 import structlog
 
 from temporal_sagas import flush_audit_log
-from temporal_sagas._audit import AUDIT_MARKER, AuditEvent
-from temporal_sagas._log_processors import audit_processors
-from temporal_sagas.activities._audit_sinks import AuditSink, JsonlAuditSink, read_jsonl
+from temporal_sagas.audit._events import AUDIT_MARKER, AuditEvent
+from temporal_sagas.audit._processors import audit_processors
+from temporal_sagas.audit._sinks import AuditSink, JsonlAuditSink, read_jsonl
 
 
 @dataclass

@@ -18,8 +18,8 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from temporal_sagas import SagaPlugin
-from temporal_sagas._log_processors import audit_processors
-from temporal_sagas.activities._audit_sinks import JsonlAuditSink
+from temporal_sagas.audit._processors import audit_processors
+from temporal_sagas.audit._sinks import JsonlAuditSink
 from tests.sagas import ACTIVITIES, JOURNAL, RELEASE, ScriptedSaga, release
 
 

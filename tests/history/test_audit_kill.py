@@ -11,8 +11,8 @@ from pathlib import Path
 
 from temporalio.testing import WorkflowEnvironment
 
-from temporal_sagas._audit import AuditEvent
-from temporal_sagas.activities._audit_sinks import read_jsonl
+from temporal_sagas.audit._events import AuditEvent
+from temporal_sagas.audit._sinks import read_jsonl
 from temporal_sagas.history import audit_trail
 from tests.history.audit_support import closed_history, same_events
 from tests.sagas import Script, StepScript, new_id, start, wait_until

@@ -19,7 +19,6 @@ def test_terminal_rendering_matches_its_snapshot(case: str) -> None:
 
 @pytest.mark.parametrize("case", ["parked", "retried"])
 def test_show_json_from_a_history_file_matches_its_snapshot(case: str) -> None:
-    from temporal_sagas.cli import _commands  # noqa: F401
 
     result = CliRunner().invoke(
         cli, ["show", "--history", str(HISTORIES / f"{case}.history.json"), "--json"]

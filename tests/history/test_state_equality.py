@@ -69,7 +69,6 @@ def assert_same_state(expected: SagaState, got: SagaState) -> None:
 
 
 async def export_with_cli(env: WorkflowEnvironment, wid: str, out: Path) -> Path:
-    from temporal_sagas.cli import _commands  # noqa: F401
 
     address = env.client.service_client.config.target_host
     args = ["export", wid, "--out", str(out), "--address", address]

@@ -8,8 +8,8 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from temporal_sagas.definitions import DefinitionSaga, register_definition
 from temporal_sagas.history import dump_history, load_history, saga_state_from_history
-from temporal_sagas.workflows import DefinitionSaga, register_definition
 from tests.workflows.test_declarative_styles import STYLES, _run
 from tests.workflows.trip_styles import ACTIVITIES, TRIP_YAML, ClassTrip, ImperativeTrip
 

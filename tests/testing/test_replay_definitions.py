@@ -12,14 +12,14 @@ from temporalio.client import WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from temporal_sagas.testing import SagaReplayError, assert_replays
-from temporal_sagas.workflows import (
+from temporal_sagas.definitions import (
     DEFINITIONS,
     DefinitionSaga,
     DefinitionSagaInput,
     SagaDefinition,
     parse_definition,
 )
+from temporal_sagas.testing import SagaReplayError, assert_replays
 from tests.testing.mutation_sagas import ACTIVITIES
 
 NAME = "replay-gate-mutation"

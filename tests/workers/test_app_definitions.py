@@ -6,8 +6,8 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from temporal_sagas import SagaDefinitionError, SagaStatus, saga_state
+from temporal_sagas.definitions import DefinitionSaga, DefinitionSagaInput, parse_definition
 from temporal_sagas.workers import SagaApp, WorkerSettings, build_worker
-from temporal_sagas.workflows import DefinitionSaga, DefinitionSagaInput, parse_definition
 from tests.sagas import new_id
 from tests.workflows.trip_styles import ACTIVITIES, TRIP_YAML, Trip
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from temporal_sagas._audit import AUDIT_MARKER
-from temporal_sagas._audit_writer import AUDIT_WRITER
+from temporal_sagas.audit._events import AUDIT_MARKER
+from temporal_sagas.audit._writer import AUDIT_WRITER
 from temporal_sagas.history import audit_trail
 from tests.history.audit_support import audit_logging, closed_history
 from tests.history.test_audit_trail import COMPENSATED

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from temporal_sagas._context import STEP_HEADER, encode_step_header, outgoing_step
+from temporal_sagas._context import encode_step_header, outgoing_step
+from temporal_sagas._contract import STEP_HEADER
 from temporal_sagas._models import CompensationPolicy, StepContext
 from temporal_sagas.workers._interceptor import _with_step
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from temporal_sagas import SagaDefinitionError
-from temporal_sagas.workflows import (
+from temporal_sagas.definitions import (
     DefinitionRegistry,
     InvalidDefinitionError,
     load_definition,

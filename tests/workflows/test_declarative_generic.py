@@ -13,15 +13,15 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from temporal_sagas import SagaEventKind, saga_state
-from temporal_sagas._search_attributes import SAGA_NAME, SAGA_STATUS
-from temporal_sagas.history import audit_trail
-from temporal_sagas.workflows import (
+from temporal_sagas._contract import SAGA_NAME, SAGA_STATUS
+from temporal_sagas.definitions import (
     DEFINITIONS,
     DefinitionSaga,
     DefinitionSagaInput,
     parse_definition,
     register_definition,
 )
+from temporal_sagas.history import audit_trail
 from tests.history.audit_support import audit_logging
 from tests.sagas import new_id, task_failure_message, wait_until
 from tests.workflows.trip_styles import ACTIVITIES, TRIP_YAML, Trip, journal, release

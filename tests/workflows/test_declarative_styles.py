@@ -10,11 +10,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from temporal_sagas import SagaState, saga_state
-from temporal_sagas.workflows import (
-    DefinitionSaga,
-    DefinitionSagaInput,
-    register_definition,
-)
+from temporal_sagas.definitions import DefinitionSaga, DefinitionSagaInput, register_definition
 from tests.sagas import new_id
 from tests.workflows.trip_styles import (
     ACTIVITIES,

@@ -1,4 +1,8 @@
-"""Idempotency stores: the protocol, SQLite (embedded default) and PostgreSQL."""
+"""Idempotency stores: the protocol and SQLite (the embedded default).
+
+The PostgreSQL store lives in `temporal_sagas.postgres`, behind its extra; it keeps
+the same protocol and passes the same contract suite.
+"""
 
 from temporal_sagas.activities._stores._base import (
     DEFAULT_TABLE,
@@ -7,7 +11,6 @@ from temporal_sagas.activities._stores._base import (
     IdempotencyStoreError,
     KeyRecord,
 )
-from temporal_sagas.activities._stores._postgres import InboxEntry, PostgresStore
 from temporal_sagas.activities._stores._sqlite import DEFAULT_SQLITE_PATH, SQLiteStore
 
 __all__ = [
@@ -16,8 +19,6 @@ __all__ = [
     "Claim",
     "IdempotencyStore",
     "IdempotencyStoreError",
-    "InboxEntry",
     "KeyRecord",
-    "PostgresStore",
     "SQLiteStore",
 ]

@@ -107,7 +107,7 @@ def audit_processors(
         redact_keys: More key names to redact besides `DEFAULT_REDACTED_KEYS`.
         redactor: A ready redactor instead of one made from ``redact_keys``.
     """
-    from temporal_sagas.activities._audit_sinks import AuditSinkProcessor
+    from temporal_sagas.audit._sinks import AuditSinkProcessor
 
     chosen = redactor or Redactor(extra_keys=redact_keys)
     chain: list[Any] = [drop_replayed, chosen]
