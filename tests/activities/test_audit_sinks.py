@@ -14,9 +14,9 @@ from temporalio.worker import Worker
 
 from temporal_sagas import flush_audit_log
 from temporal_sagas._models import SagaEvent, SagaEventKind, SagaStatus
+from temporal_sagas.audit import JsonlAuditSink, reconcile
 from temporal_sagas.audit._events import AuditEvent, SagaIdentity, build_audit_trail
 from temporal_sagas.audit._processors import REDACTED, Redactor
-from temporal_sagas.audit import JsonlAuditSink, reconcile
 from temporal_sagas.history import audit_trail
 from temporal_sagas.postgres import PostgresAuditSink
 from tests.activities import audit_secrets

@@ -8,7 +8,6 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from temporal_sagas.cli._main import cli
 from temporal_sagas.cli._validate import graph, validate
 
 DEFINITIONS = Path(__file__).resolve().parents[1] / "definitions"
