@@ -1,7 +1,10 @@
-"""Pool the rounds of several `bench.saga_overhead` runs, with a confidence interval.
+"""Pool the rounds of several benchmark runs, with a confidence interval.
 
 Usage: python -m bench.pooled bench/results/saga_overhead-<time>.json [...]
        python -m bench.pooled bench/results/side_by_side-<time>.json [...]
+
+The files are the ones `bench.saga_overhead` and `bench.side_by_side` write into the
+(git-ignored) bench/results/ of the checkout that ran them.
 
 On a shared 2-core machine one round's framework/hand-written ratio can stray by 10-20%,
 so one run's median of 6 rounds can miss by a few percent. This pools the per-round
@@ -67,22 +70,18 @@ def comparison(run: dict[str, Any]) -> str:
 
 
 def code_of(run: dict[str, Any]) -> str:
-    """The commit a run measured, short, marked when the tree had changes on top of it.
-
-    Runs before 2026-12-04 did not record it.
-    """
+    """The commit a run measured, short, marked when the tree had changes on top of it."""
     commit = str(run.get("commit", UNRECORDED))
     short = commit if commit == UNRECORDED else commit[:7]
     return f"{short}+changes" if run.get("uncommitted_changes") else short
 
 
 def _variants(run: dict[str, Any]) -> str:
-    # Runs from before 2026-11-25 01:00 did not record their variants: they were these.
-    if run.get("candidate", "FrameworkSaga") == "HandWrittenSagaAgain":
+    if run["candidate"] == "HandWrittenSagaAgain":
         return "A/A (hand-written against itself)"
-    if run.get("candidate") == "HandWrittenSagaWithHeaders":
+    if run["candidate"] == "HandWrittenSagaWithHeaders":
         return "hand-written with the engine's ids and headers vs hand-written"
-    if run.get("baseline", "HandWrittenSaga") == "HandWrittenAuditedSaga":
+    if run["baseline"] == "HandWrittenAuditedSaga":
         return "default engine vs audited hand-written"
     if run.get("framework_lean"):
         return "lean engine vs hand-written"

@@ -196,6 +196,8 @@ async def _batch(
         "cpu_ms_per_saga": 1000 * cpu / n,
         "server_cpu_ms_per_saga": 1000 * server_cpu / n,
         "history_events": len(history.events),
+        # What the server stores, sends to the worker and the SDK's core decodes per saga.
+        "history_bytes": sum(event.ByteSize() for event in history.events),
     }
 
 
@@ -260,7 +262,8 @@ async def main(sizes: list[int], steps: int, rounds: int) -> int:
                             f"{row['sagas_per_s']:7.1f}/s p50={row['p50_ms']:7.1f}ms "
                             f"p99={row['p99_ms']:7.1f}ms cpu={row['cpu_ms_per_saga']:5.2f}ms "
                             f"server_cpu={row['server_cpu_ms_per_saga']:5.2f}ms "
-                            f"events={row['history_events']}",
+                            f"events={row['history_events']} "
+                            f"bytes={row['history_bytes']}",
                             flush=True,
                         )
     summary = _summarise(rows)

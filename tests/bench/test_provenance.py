@@ -25,9 +25,8 @@ def _git(root: Path, *args: str) -> str:
 @pytest.fixture
 def checkout(tmp_path: Path) -> Path:
     root = tmp_path / "checkout"
-    (root / "bench" / "results").mkdir(parents=True)
+    root.mkdir()
     (root / "engine.py").write_text("x = 1\n")
-    (root / "bench" / "results" / "old.json").write_text("{}\n")
     _git(root, "init", "-q")
     _git(root, "add", ".")
     _git(root, "commit", "-q", "-m", "engine")
@@ -49,11 +48,20 @@ def test_a_changed_tracked_file_means_the_commit_alone_does_not_say_what_ran(
     assert provenance(checkout)["uncommitted_changes"] is True
 
 
-def test_result_files_written_by_benchmarks_are_not_changes_to_the_code(checkout: Path) -> None:
-    (checkout / "bench" / "results" / "old.json").write_text('{"rounds": 6}\n')
-    (checkout / "bench" / "results" / "new.json").write_text("{}\n")
+def test_a_new_untracked_file_is_not_a_change_to_the_code(checkout: Path) -> None:
+    (checkout / "saga_overhead-20261207T000000.json").write_text("{}\n")
 
     assert provenance(checkout)["uncommitted_changes"] is False
+
+
+def test_this_checkout_ignores_the_result_files_benchmarks_write() -> None:
+    repo = Path(__file__).resolve().parents[2]
+    ignored = subprocess.run(
+        ["git", "-C", str(repo), "check-ignore", "-q", "bench/results/saga_overhead-1.json"],
+        check=False,
+    )
+
+    assert ignored.returncode == 0
 
 
 def test_outside_a_checkout_the_commit_is_unrecorded(
@@ -79,3 +87,12 @@ def test_this_checkout_records_its_own_commit() -> None:
     repo = Path(__file__).resolve().parents[2]
 
     assert provenance(repo)["commit"] == _git(repo, "rev-parse", "HEAD")
+
+
+def test_the_results_folder_is_created_when_a_checkout_has_none(tmp_path: Path) -> None:
+    results = tmp_path / "bench" / "results"
+
+    out = write_result("replay_throughput", {"rows": []}, results=results)
+
+    assert out.parent == results
+    assert json.loads(out.read_text())["rows"] == []

@@ -93,6 +93,7 @@ def test_paths_are_summarised_apart() -> None:
     assert by_path["happy"]["throughput_ratio"] == pytest.approx(1.0)
 
 
+@pytest.mark.bench
 def test_both_sides_run_at_once_and_count_the_sagas_that_closed_in_the_window() -> None:
     sides = run_round("happy", in_flight=4, warmup=3.0, window=4.0, flags=[], first="framework")
 
@@ -103,6 +104,7 @@ def test_both_sides_run_at_once_and_count_the_sagas_that_closed_in_the_window() 
         assert row["cores_busy"] > 0
 
 
+@pytest.mark.bench
 def test_a_run_writes_its_rounds_and_ends_on_the_ratio(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
