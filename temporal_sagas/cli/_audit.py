@@ -19,8 +19,8 @@ if TYPE_CHECKING:
     from temporalio.client import WorkflowHistory
 
     from temporal_sagas.audit._events import AuditEvent
-    from temporal_sagas.cli._connection import Connection
     from temporal_sagas.history._audit import AuditVerification
+    from temporal_sagas.workers._connect import ConnectOptions
 
 
 @click.command()
@@ -131,7 +131,7 @@ def _reconcile(trail: list[AuditEvent], path: Path) -> None:
     )
 
 
-async def _fetch(conn: Connection, workflow_id: str, run_id: str | None) -> WorkflowHistory:
+async def _fetch(conn: ConnectOptions, workflow_id: str, run_id: str | None) -> WorkflowHistory:
     from temporal_sagas.cli._inspect import fetch_history
 
     client = await connect(conn)

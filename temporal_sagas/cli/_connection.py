@@ -1,34 +1,23 @@
-"""Connection flags shared by the inspection and operator commands, and the connect itself."""
+"""Connection flags shared by the commands that talk to a server.
+
+Connecting goes through `temporal_sagas.workers.connect`, the package's one connect path.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from temporal_sagas._errors import SagaError, SagaNotFoundError
-
 if TYPE_CHECKING:
     from temporalio.client import Client, WorkflowHistory
 
+    from temporal_sagas.workers._connect import ConnectOptions
+
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-@dataclass(frozen=True)
-class Connection:
-    """Where and how to reach Temporal."""
-
-    address: str
-    namespace: str
-    tls_ca: Path | None
-    tls_cert: Path | None
-    tls_key: Path | None
-    api_key: str | None
-    timeout: float
 
 
 def connection_options(command: F) -> F:
@@ -91,87 +80,30 @@ def connection_options(command: F) -> F:
     return command
 
 
-def connection_from(flags: dict[str, Any]) -> Connection:
+def connection_from(flags: dict[str, Any]) -> ConnectOptions:
     """Pop the connection flags out of a command's keyword arguments."""
-    return Connection(
+    from temporal_sagas.workers._connect import ConnectOptions
+
+    return ConnectOptions(
         address=flags.pop("address"),
         namespace=flags.pop("namespace"),
-        tls_ca=flags.pop("tls_ca"),
-        tls_cert=flags.pop("tls_cert"),
-        tls_key=flags.pop("tls_key"),
+        tls_ca_path=flags.pop("tls_ca"),
+        tls_cert_path=flags.pop("tls_cert"),
+        tls_key_path=flags.pop("tls_key"),
         api_key=flags.pop("api_key"),
-        timeout=flags.pop("timeout"),
+        timeout_seconds=flags.pop("timeout"),
     )
 
 
-async def connect(conn: Connection) -> Client:
-    """Connect with `SagaPlugin`, failing within ``conn.timeout`` seconds.
+async def connect(conn: ConnectOptions) -> Client:
+    """Connect through the package's one connect path, checking the namespace exists.
 
     Raises:
         SagaError: The server cannot be reached, or the namespace does not exist.
     """
-    from temporalio.client import Client
-    from temporalio.service import TLSConfig
+    from temporal_sagas.workers._connect import connect as connect_client
 
-    from temporal_sagas.workers._codec import codec_from_env
-    from temporal_sagas.workers._plugin import SagaPlugin
-    from temporal_sagas.workers._run import connect_when_serving
-
-    tls: bool | TLSConfig = False
-    if conn.tls_ca or conn.tls_cert or conn.tls_key:
-        tls = TLSConfig(
-            server_root_ca_cert=conn.tls_ca.read_bytes() if conn.tls_ca else None,
-            client_cert=conn.tls_cert.read_bytes() if conn.tls_cert else None,
-            client_private_key=conn.tls_key.read_bytes() if conn.tls_key else None,
-        )
-    elif conn.api_key:
-        tls = True
-    try:
-        client = await asyncio.wait_for(
-            connect_when_serving(
-                lambda: Client.connect(
-                    conn.address,
-                    namespace=conn.namespace,
-                    tls=tls,
-                    api_key=conn.api_key,
-                    plugins=[SagaPlugin(codec=codec_from_env())],
-                )
-            ),
-            timeout=conn.timeout,
-        )
-    except (TimeoutError, RuntimeError, OSError) as err:
-        raise SagaError(
-            f"cannot reach Temporal at {conn.address} within {conn.timeout:g}s "
-            f"({err or 'timeout'}); check --address / TEMPORAL_ADDRESS and that the server is up"
-        ) from err
-    await _check_namespace(client, conn)
-    return client
-
-
-async def _check_namespace(client: Client, conn: Connection) -> None:
-    from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
-    from temporalio.service import RPCError, RPCStatusCode
-
-    try:
-        await client.workflow_service.describe_namespace(
-            DescribeNamespaceRequest(namespace=conn.namespace),
-            timeout=_as_timedelta(conn.timeout),
-        )
-    except RPCError as err:
-        if err.status is RPCStatusCode.NOT_FOUND:
-            raise SagaNotFoundError(
-                f"namespace {conn.namespace!r} does not exist on {conn.address}; "
-                "check --namespace / TEMPORAL_NAMESPACE"
-            ) from err
-        raise SagaError(
-            f"Temporal at {conn.address} refused namespace {conn.namespace!r}: {err.message}"
-        ) from err
-
-
-def _as_timedelta(seconds: float) -> Any:
-    from datetime import timedelta
-
-    return timedelta(seconds=seconds)
+    return await connect_client(conn, check_namespace=True)
 
 
 async def decrypted(history: WorkflowHistory) -> WorkflowHistory:

@@ -11,7 +11,6 @@ import click
 
 from temporal_sagas._errors import SagaError, SagaNotFoundError
 from temporal_sagas.cli._connection import (
-    Connection,
     connect,
     connection_from,
     connection_options,
@@ -21,6 +20,8 @@ from temporal_sagas.cli._connection import (
 
 if TYPE_CHECKING:
     from temporalio.client import Client, WorkflowHistory
+
+    from temporal_sagas.workers._connect import ConnectOptions
 
 _STATUSES = [
     "RUNNING",
@@ -204,7 +205,7 @@ def _quote(value: str) -> str:
     return value.replace("'", "\\'")
 
 
-async def _fetch(conn: Connection, workflow_id: str, run_id: str | None) -> WorkflowHistory:
+async def _fetch(conn: ConnectOptions, workflow_id: str, run_id: str | None) -> WorkflowHistory:
     client = await connect(conn)
     return await fetch_history(client, workflow_id, run_id, conn)
 
@@ -213,7 +214,7 @@ async def fetch_history(
     client: Client,
     workflow_id: str,
     run_id: str | None,
-    conn: Connection,
+    conn: ConnectOptions,
     *,
     decrypt: bool = True,
 ) -> WorkflowHistory:
@@ -243,7 +244,7 @@ async def fetch_history(
 
 
 async def _list(
-    conn: Connection, query: str, limit: int, stuck: timedelta | None
+    conn: ConnectOptions, query: str, limit: int, stuck: timedelta | None
 ) -> list[dict[str, Any]]:
     from temporalio.service import RPCError
 
@@ -294,7 +295,7 @@ def _last_status_change(history: WorkflowHistory) -> datetime | None:
 
 
 async def _export(
-    conn: Connection, workflow_ids: list[str], query: str | None, out_dir: Path
+    conn: ConnectOptions, workflow_ids: list[str], query: str | None, out_dir: Path
 ) -> list[Path]:
     from temporal_sagas.history import dump_history, history_file_name
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import click
 
 from temporal_sagas._errors import SagaError
 from temporal_sagas.cli._connection import (
-    Connection,
     connect,
     connection_from,
     connection_options,
@@ -16,6 +15,9 @@ from temporal_sagas.cli._connection import (
 )
 
 Action = Literal["retry", "skip", "resolve"]
+
+if TYPE_CHECKING:
+    from temporal_sagas.workers._connect import ConnectOptions
 
 
 def _operator_command(action: Action, summary: str) -> click.Command:
@@ -54,7 +56,7 @@ def cancel(workflow_id: str, reason: str, **flags: Any) -> None:
 
 
 async def _act(
-    conn: Connection,
+    conn: ConnectOptions,
     workflow_id: str,
     action: Action,
     step: str | None,
@@ -80,7 +82,7 @@ async def _act(
         raise SagaError(f"cannot send {action} to saga {workflow_id}: {err.message}") from err
 
 
-async def _cancel(conn: Connection, workflow_id: str, reason: str) -> None:
+async def _cancel(conn: ConnectOptions, workflow_id: str, reason: str) -> None:
     from temporalio.service import RPCError
 
     from temporal_sagas.cli._inspect import fetch_history

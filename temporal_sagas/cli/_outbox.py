@@ -5,8 +5,12 @@ from __future__ import annotations
 import asyncio
 import signal
 from datetime import timedelta
+from typing import Any
 
 import click
+
+from temporal_sagas._extras import require
+from temporal_sagas.cli._connection import connect, connection_from, connection_options
 
 
 @click.group()
@@ -30,11 +34,12 @@ _schema = click.option("--schema", default=None, help="Schema of the outbox tabl
 @_schema
 def init(dsn: str, table: str, schema: str | None) -> None:
     """Create the outbox table if it does not exist."""
+    require("sagas outbox", "postgres", "psycopg", "psycopg_pool")
 
     async def create() -> None:
         from psycopg import AsyncConnection
 
-        from temporal_sagas.postgres._outbox import create_outbox_table
+        from temporal_sagas.postgres import create_outbox_table
 
         async with await AsyncConnection.connect(dsn, autocommit=True) as conn:
             await create_outbox_table(conn, table=table, schema=schema)
@@ -47,8 +52,6 @@ def init(dsn: str, table: str, schema: str | None) -> None:
 @_dsn
 @_table
 @_schema
-@click.option("--address", envvar="TEMPORAL_ADDRESS", default="localhost:7233", show_default=True)
-@click.option("--namespace", envvar="TEMPORAL_NAMESPACE", default="default", show_default=True)
 @click.option("--id-prefix", default="", help="Prepended to a row's key to form the workflow id.")
 @click.option("--ordered", is_flag=True, help="One saga at a time per aggregate key, in order.")
 @click.option("--once", is_flag=True, help="Relay every eligible row, then exit.")
@@ -60,18 +63,18 @@ def init(dsn: str, table: str, schema: str | None) -> None:
     default=0.0,
     hidden=True,  # fault injection: widens the crash window between start and mark
 )
+@connection_options
 def relay(
     dsn: str,
     table: str,
     schema: str | None,
-    address: str,
-    namespace: str,
     id_prefix: str,
     ordered: bool,
     once: bool,
     interval: float,
     batch_size: int,
     pause_after_start: float,
+    **flags: Any,
 ) -> None:
     """Start one saga per unsent outbox row and mark the row sent.
 
@@ -79,15 +82,14 @@ def relay(
     started but not marked is started again under the same workflow id, which
     creates no second saga.
     """
+    require("sagas outbox", "postgres", "psycopg", "psycopg_pool")
 
     async def main() -> None:
         from psycopg_pool import AsyncConnectionPool
-        from temporalio.client import Client
 
-        from temporal_sagas.postgres._outbox import OutboxRelay, create_outbox_table
-        from temporal_sagas.workers._plugin import SagaPlugin
+        from temporal_sagas.postgres import OutboxRelay, create_outbox_table
 
-        client = await Client.connect(address, namespace=namespace, plugins=[SagaPlugin()])
+        client = await connect(connection_from(flags))
         async with AsyncConnectionPool(dsn, min_size=1, max_size=2, open=False) as pool:
             async with pool.connection() as conn:
                 await conn.set_autocommit(True)

@@ -7,7 +7,6 @@ Heavy imports (temporalio, the replay module) happen inside the command body so 
 from __future__ import annotations
 
 import asyncio
-import importlib
 import os
 import sys
 import time
@@ -142,15 +141,9 @@ async def _fetch(query: str, *, address: str, namespace: str, limit: int | None)
 
 
 def _resolve(target: str) -> list[type]:
-    module_name, sep, attr = target.partition(":")
-    if not sep or not module_name or not attr:
-        raise click.BadParameter(f"{target!r}: expected MODULE:ATTR", param_hint="--workflows")
-    try:
-        value: Any = importlib.import_module(module_name)
-        for part in attr.split("."):
-            value = getattr(value, part)
-    except (ImportError, AttributeError) as err:
-        raise click.BadParameter(f"{target!r}: {err}", param_hint="--workflows") from err
+    from temporal_sagas._targets import resolve
+
+    value: Any = resolve(target, option="--workflows")
     if not isinstance(value, type) and hasattr(value, "workflows"):
         value = value.workflows
     classes = [value] if isinstance(value, type) else list(_iterable(value, target))

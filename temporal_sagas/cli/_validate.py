@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import importlib
-import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import click
-
-from temporal_sagas._errors import SagaDefinitionError
 
 
 @dataclass(frozen=True)
@@ -122,16 +117,6 @@ def _name(fn: Any) -> str:
 
 
 def _import(ref: str) -> Any:
-    module_name, _, attr = ref.partition(":")
-    if not module_name or not attr:
-        raise click.BadParameter(f"{ref!r} is not MODULE:ATTR", param_hint="reference")
-    if os.getcwd() not in sys.path:  # let `sagas` find the project's own modules
-        sys.path.insert(0, os.getcwd())
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as err:
-        raise SagaDefinitionError(f"cannot import {module_name!r}: {err}") from err
-    try:
-        return getattr(module, attr)
-    except AttributeError as err:
-        raise SagaDefinitionError(f"module {module_name!r} has no attribute {attr!r}") from err
+    from temporal_sagas._targets import resolve
+
+    return resolve(ref, option="reference")

@@ -425,15 +425,10 @@ async def _replay_in_processes(
 def _replay_chunk(refs: list[str], chunk: list[tuple[int, str, str, str]]) -> list[tuple[int, str]]:
     """Run in a child process: replay one share of the histories, return failures as JSON."""
     import asyncio
-    import importlib
 
-    sagas = []
-    for ref in refs:
-        module, _, qualname = ref.partition(":")
-        target: Any = importlib.import_module(module)
-        for part in qualname.split("."):
-            target = getattr(target, part)
-        sagas.append(target)
+    from temporal_sagas._targets import resolve
+
+    sagas = [resolve(ref, option="saga reference") for ref in refs]
     numbers = [n for n, _, _, _ in chunk]
     files = [
         HistoryFile(history=WorkflowHistory.from_json(wid, text), source=source)

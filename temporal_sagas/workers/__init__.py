@@ -13,13 +13,14 @@ from temporal_sagas.workers._codec import (
     codec_from_env,
     decode_history,
 )
+from temporal_sagas.workers._connect import ConnectError, ConnectOptions, connect
 from temporal_sagas.workers._embed import BackgroundWorker, run_worker_in_background
 from temporal_sagas.workers._health import HealthServer
 from temporal_sagas.workers._interceptor import SagaInterceptor
 from temporal_sagas.workers._logging import configure_logging
 from temporal_sagas.workers._metrics import SagaMetricsInterceptor, build_runtime
 from temporal_sagas.workers._plugin import PASSTHROUGH_MODULES, SagaPlugin
-from temporal_sagas.workers._run import ConnectError, build_worker, connect, serve
+from temporal_sagas.workers._run import build_worker, serve
 from temporal_sagas.workers._servers import (
     ensure_search_attributes,
     temporal_cli_path,
@@ -31,6 +32,7 @@ __all__ = [
     "PASSTHROUGH_MODULES",
     "BackgroundWorker",
     "ConnectError",
+    "ConnectOptions",
     "EncryptionCodec",
     "EncryptionKeyError",
     "HealthServer",

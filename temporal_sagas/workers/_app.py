@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import importlib
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from temporal_sagas._targets import TargetError, resolve
 from temporal_sagas.workers._settings import SettingsError
 
 
@@ -54,34 +55,20 @@ class SagaApp:
             )
 
 
-def load_app(spec: str) -> SagaApp:
+def load_app(spec: str, *, app_dir: str | os.PathLike[str] | None = None) -> SagaApp:
     """Import ``module:attribute`` and return the `SagaApp` it names.
 
-    The attribute may also be a function without arguments that returns one.
+    The attribute may also be a function without arguments that returns one. The
+    module is looked for in ``app_dir`` (the working directory by default) first.
 
     Raises:
         SettingsError: The spec is malformed, the module or attribute is missing,
             or the object is not a `SagaApp`.
     """
-    module_name, sep, attribute = spec.partition(":")
-    if not sep or not module_name or not attribute:
-        raise SettingsError(
-            f"setting 'app' is {spec!r}, not module:attribute (for example myapp.sagas:app)"
-        )
     try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as err:
-        raise SettingsError(
-            f"setting 'app': cannot import module {module_name!r} ({err}); run from the "
-            "directory that contains it or install your package into this environment"
-        ) from None
-    target: Any = module
-    for part in attribute.split("."):
-        if not hasattr(target, part):
-            raise SettingsError(
-                f"setting 'app': module {module_name!r} has no attribute {attribute!r}"
-            )
-        target = getattr(target, part)
+        target = resolve(spec, option="setting 'app'", app_dir=app_dir)
+    except TargetError as err:
+        raise SettingsError(str(err)) from None
     if callable(target) and not isinstance(target, SagaApp):
         target = target()
     if not isinstance(target, SagaApp):

@@ -12,8 +12,9 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from temporal_sagas.workers._app import SagaApp
+from temporal_sagas.workers._connect import ConnectError, connect
 from temporal_sagas.workers._metrics import build_runtime
-from temporal_sagas.workers._run import ConnectError, build_worker, connect
+from temporal_sagas.workers._run import build_worker
 from temporal_sagas.workers._settings import WorkerSettings
 
 
@@ -68,7 +69,9 @@ async def run_worker_in_background(
             else None
         )
         client = await connect(
-            settings, runtime=runtime, passthrough_modules=app.passthrough_modules
+            settings.connect_options(),
+            runtime=runtime,
+            passthrough_modules=app.passthrough_modules,
         )
     worker = build_worker(client, app, settings)
     running = asyncio.create_task(worker.run())

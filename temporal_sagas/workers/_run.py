@@ -11,20 +11,19 @@ import asyncio
 import os
 import signal
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
 import structlog
-from temporalio.client import Client, TLSConfig
+from temporalio.client import Client
 from temporalio.runtime import Runtime
 from temporalio.worker import Interceptor, Worker
 
-from temporal_sagas._errors import SagaError
 from temporal_sagas.workers._app import SagaApp
+from temporal_sagas.workers._connect import ConnectError, connect
 from temporal_sagas.workers._health import HealthServer
 from temporal_sagas.workers._metrics import SagaMetricsInterceptor, build_runtime
-from temporal_sagas.workers._plugin import SagaPlugin
 from temporal_sagas.workers._servers import ensure_search_attributes
 from temporal_sagas.workers._settings import SettingsError, WorkerSettings
 
@@ -32,100 +31,6 @@ _log = structlog.get_logger("temporal_sagas.worker")
 
 #: How long registering the saga search attributes may take before it is skipped.
 _SEARCH_ATTRIBUTE_TIMEOUT_SECONDS = 5.0
-#: Seconds between connection attempts while the server answers but is not serving yet.
-_CONNECT_RETRY_SECONDS = 0.2
-
-
-class ConnectError(SagaError):
-    """The Temporal server could not be reached, or refused the worker."""
-
-
-def tls_config(settings: WorkerSettings) -> TLSConfig | None:
-    """The TLS configuration the settings ask for, or ``None`` (the SDK's default).
-
-    Raises:
-        SettingsError: Only one of the client certificate and its key is given.
-    """
-    if (settings.tls_cert_path is None) != (settings.tls_key_path is None):
-        raise SettingsError(
-            "settings 'tls_cert_path' and 'tls_key_path' go together: give both for mutual "
-            "TLS (--tls-cert-path/--tls-key-path), or neither"
-        )
-    if settings.tls_ca_path is None and settings.tls_cert_path is None:
-        return None
-    return TLSConfig(
-        server_root_ca_cert=_read(settings.tls_ca_path),
-        client_cert=_read(settings.tls_cert_path),
-        client_private_key=_read(settings.tls_key_path),
-    )
-
-
-def _read(path: os.PathLike[str] | None) -> bytes | None:
-    if path is None:
-        return None
-    with open(path, "rb") as file:
-        return file.read()
-
-
-async def connect(
-    settings: WorkerSettings,
-    *,
-    runtime: Runtime | None = None,
-    passthrough_modules: Sequence[str] = (),
-) -> Client:
-    """Connect a client with `SagaPlugin`, giving up after ``connect_timeout_seconds``.
-
-    A server that answers but reports itself unavailable (a dev server whose port is
-    open before its frontend serves, a cluster restarting) is tried again until the
-    timeout; any other refusal fails at once.
-
-    Raises:
-        ConnectError: The server did not serve in time, or refused the connection.
-    """
-    api_key = settings.api_key.get_secret_value() if settings.api_key else None
-    tls = tls_config(settings)
-
-    def attempt() -> Awaitable[Client]:
-        return Client.connect(
-            settings.address,
-            namespace=settings.namespace,
-            api_key=api_key,
-            tls=tls if tls is not None else (api_key is not None),
-            runtime=runtime,
-            plugins=[SagaPlugin(passthrough_modules=passthrough_modules)],
-        )
-
-    try:
-        return await asyncio.wait_for(
-            connect_when_serving(attempt), settings.connect_timeout_seconds
-        )
-    except TimeoutError:
-        raise ConnectError(
-            f"cannot reach the Temporal server at {settings.address} (namespace "
-            f"{settings.namespace!r}) within {settings.connect_timeout_seconds:g} s: check "
-            "--address / TEMPORAL_ADDRESS, that the server runs, and the TLS settings"
-        ) from None
-    except RuntimeError as err:
-        raise ConnectError(
-            f"cannot connect to the Temporal server at {settings.address}: {err}; check "
-            "--address / TEMPORAL_ADDRESS and the TLS and API key settings"
-        ) from None
-
-
-async def connect_when_serving(attempt: Callable[[], Awaitable[Client]]) -> Client:
-    """Run ``attempt`` until the server serves: again while it answers "Unavailable".
-
-    Bound it with a timeout: a server that never becomes healthy is tried forever.
-    """
-    while True:
-        try:
-            return await attempt()
-        except RuntimeError as err:
-            # The SDK reports every connect failure as a RuntimeError; only its gRPC
-            # status tells a server still starting from a wrong address or bad TLS.
-            if "code: Unavailable" not in str(err):
-                raise
-        await asyncio.sleep(_CONNECT_RETRY_SECONDS)
 
 
 async def register_search_attributes(client: Client) -> None:
@@ -236,7 +141,9 @@ async def serve(app: SagaApp, settings: WorkerSettings) -> int:
     try:
         runtime = _runtime(settings)
         client = await connect(
-            settings, runtime=runtime, passthrough_modules=app.passthrough_modules
+            settings.connect_options(),
+            runtime=runtime,
+            passthrough_modules=app.passthrough_modules,
         )
         await register_search_attributes(client)
         worker = build_worker(client, app, settings)

@@ -24,6 +24,7 @@ from pydantic_settings import (
 )
 
 from temporal_sagas._errors import SagaError
+from temporal_sagas.workers._connect import ConnectOptions
 
 LogFormat = Literal["json", "console", "auto"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
@@ -191,6 +192,18 @@ class WorkerSettings(BaseSettings):
             raise SettingsError(_describe(err, config_file)) from None
         finally:
             _file_values.reset(token)
+
+    def connect_options(self) -> ConnectOptions:
+        """Where and how to reach Temporal, for the package's one connect path."""
+        return ConnectOptions(
+            address=self.address,
+            namespace=self.namespace,
+            tls_ca_path=self.tls_ca_path,
+            tls_cert_path=self.tls_cert_path,
+            tls_key_path=self.tls_key_path,
+            api_key=self.api_key.get_secret_value() if self.api_key else None,
+            timeout_seconds=self.connect_timeout_seconds,
+        )
 
     def require_app(self) -> str:
         """The ``app`` setting, or a `SettingsError` that says how to give it."""
