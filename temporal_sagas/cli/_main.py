@@ -23,6 +23,7 @@ from temporal_sagas.cli import (
     _operate,
     _outbox,
     _replay,
+    _start,
     _validate,
     _worker,
 )
@@ -38,6 +39,7 @@ for _command in (
     _worker.worker,
     _worker.dev,
     _demo.demo,
+    _start.start,
     _inspect.show,
     _inspect.list_,
     _inspect.plan,

@@ -7,18 +7,19 @@ Heavy imports (temporalio, the replay module) happen inside the command body so 
 from __future__ import annotations
 
 import asyncio
-import os
-import sys
 import time
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from temporal_sagas._errors import SagaError
+from temporal_sagas.cli._connection import connect, connection_from, connection_options
 
 if TYPE_CHECKING:
     from temporal_sagas.testing._replay import HistoryFile, ReplayReport
+    from temporal_sagas.workers._connect import ConnectOptions
 
 #: The visibility query ``--open`` stands for: every saga still running.
 OPEN_SAGAS_QUERY = "ExecutionStatus = 'Running' AND SagaName IS NOT NULL"
@@ -42,8 +43,6 @@ class ReplayGateFailed(SagaError):
 )
 @click.option("--query", "-q", help="Replay the live histories this visibility query selects.")
 @click.option("--open", "open_sagas", is_flag=True, help=f"Same as --query {OPEN_SAGAS_QUERY!r}.")
-@click.option("--address", envvar="TEMPORAL_ADDRESS", default="localhost:7233", show_default=True)
-@click.option("--namespace", envvar="TEMPORAL_NAMESPACE", default="default", show_default=True)
 @click.option("--limit", type=int, help="Replay at most this many live histories.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON report (for CI).")
 @click.option(
@@ -54,16 +53,22 @@ class ReplayGateFailed(SagaError):
     show_default=True,
     help="Replay in this many processes (replay is CPU-bound; use one per core for bulk).",
 )
+@click.option(
+    "--app-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Import --workflows from this directory first. [default: the working directory]",
+)
+@connection_options
 def replay(
     paths: tuple[str, ...],
     targets: tuple[str, ...],
     query: str | None,
     open_sagas: bool,
-    address: str,
-    namespace: str,
     limit: int | None,
     as_json: bool,
     jobs: int,
+    app_dir: Path | None,
+    **flags: Any,
 ) -> None:
     """Replay saga histories against the new build; exit 1 if any diverges.
 
@@ -78,20 +83,10 @@ def replay(
         query = OPEN_SAGAS_QUERY
     if not paths and query is None:
         raise click.UsageError("give history PATHS, --query or --open")
-    sys.path.insert(0, os.getcwd())  # let MODULE:ATTR name the project being deployed
-    sagas = [cls for target in targets for cls in _resolve(target)]
+    sagas = [cls for target in targets for cls in _resolve(target, app_dir)]
     started = time.perf_counter()
-    report = asyncio.run(
-        _gate(
-            paths,
-            sagas,
-            query=query,
-            address=address,
-            namespace=namespace,
-            limit=limit,
-            jobs=jobs,
-        )
-    )
+    conn = connection_from(flags)
+    report = asyncio.run(_gate(paths, sagas, query=query, conn=conn, limit=limit, jobs=jobs))
     elapsed = time.perf_counter() - started
     _print(report, elapsed, as_json=as_json)
     if not report.ok:
@@ -106,8 +101,7 @@ async def _gate(
     sagas: Sequence[type],
     *,
     query: str | None,
-    address: str,
-    namespace: str,
+    conn: ConnectOptions,
     limit: int | None,
     jobs: int = 1,
 ) -> ReplayReport:
@@ -116,34 +110,33 @@ async def _gate(
 
     histories: list[HistoryFile] = load_histories(paths)
     if query is not None:
-        histories.extend(await _fetch(query, address=address, namespace=namespace, limit=limit))
+        histories.extend(await _fetch(query, conn=conn, limit=limit))
     # Decrypted here, once, so that the replayers (one per job) need no keys.
     plain = [HistoryFile(await decrypted(h.history), h.source) for h in histories]
     return await replay_histories(plain, sagas=sagas, jobs=jobs)
 
 
-async def _fetch(query: str, *, address: str, namespace: str, limit: int | None) -> list[Any]:
-    from temporalio.client import Client
+async def _fetch(query: str, *, conn: ConnectOptions, limit: int | None) -> list[Any]:
     from temporalio.service import RPCError
 
     from temporal_sagas.testing._replay import HistoryFile
-    from temporal_sagas.workers._plugin import SagaPlugin
 
+    client = await connect(conn)
+    source = f"{conn.address}/{conn.namespace}"
     try:
-        client = await Client.connect(address, namespace=namespace, plugins=[SagaPlugin()])
         listing = client.list_workflows(query, limit=limit)
-        return [HistoryFile(h, f"{address}/{namespace}") async for h in listing.map_histories()]
+        return [HistoryFile(h, source) async for h in listing.map_histories()]
     except (RPCError, RuntimeError) as err:
         raise SagaError(
-            f"could not fetch histories for query {query!r} from {address} (namespace "
-            f"{namespace!r}): {err}; check --address/--namespace and the query syntax"
+            f"could not fetch histories for query {query!r} from {conn.address} (namespace "
+            f"{conn.namespace!r}): {err}; check --address/--namespace and the query syntax"
         ) from err
 
 
-def _resolve(target: str) -> list[type]:
+def _resolve(target: str, app_dir: Path | None) -> list[type]:
     from temporal_sagas._targets import resolve
 
-    value: Any = resolve(target, option="--workflows")
+    value: Any = resolve(target, option="--workflows", app_dir=app_dir)
     if not isinstance(value, type) and hasattr(value, "workflows"):
         value = value.workflows
     classes = [value] if isinstance(value, type) else list(_iterable(value, target))

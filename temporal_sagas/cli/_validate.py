@@ -119,4 +119,4 @@ def _name(fn: Any) -> str:
 def _import(ref: str) -> Any:
     from temporal_sagas._targets import resolve
 
-    return resolve(ref, option="reference")
+    return resolve(ref, option="MODULE:ATTR reference")

@@ -15,6 +15,11 @@ def _worker_options(command: Any) -> Any:
     options = [
         click.option("--app", help="The SagaApp to run, as module:attribute. [env SAGAS_APP]"),
         click.option(
+            "--app-dir",
+            type=click.Path(file_okay=False, path_type=Path),
+            help="Import --app from this directory first. [default: the working directory]",
+        ),
+        click.option(
             "--config",
             type=click.Path(path_type=Path),
             envvar="SAGAS_CONFIG",
@@ -135,7 +140,7 @@ def _run(settings: Any) -> None:
     from temporal_sagas.workers import configure_logging, load_app, serve
 
     configure_logging(settings.log_format, settings.log_level, processors=_audit_chain(settings))
-    app = load_app(settings.require_app())
+    app = load_app(settings.require_app(), app_dir=settings.app_dir)
     code = asyncio.run(serve(app, settings))
     if code:
         raise SystemExit(code)

@@ -6,13 +6,13 @@ import asyncio
 import dataclasses
 from collections.abc import Awaitable, Callable, Sequence
 
-from temporalio.contrib.pydantic import PydanticPayloadConverter
 from temporalio.converter import DataConverter, DefaultFailureConverter, PayloadCodec
 from temporalio.plugin import SimplePlugin
 from temporalio.worker import Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from temporal_sagas.audit._writer import EXIT_FLUSH_SECONDS, flush_audit_log
+from temporal_sagas.workers._converter import SagaPayloadConverter
 from temporal_sagas.workers._failures import SagaFailureConverter
 from temporal_sagas.workers._interceptor import SagaInterceptor
 
@@ -79,8 +79,8 @@ def _pydantic_converter(
     existing: DataConverter | None, codec: PayloadCodec | None
 ) -> DataConverter:
     base = existing or DataConverter.default
-    if base.payload_converter_class is not PydanticPayloadConverter:
-        base = dataclasses.replace(base, payload_converter_class=PydanticPayloadConverter)
+    if base.payload_converter_class is not SagaPayloadConverter:
+        base = dataclasses.replace(base, payload_converter_class=SagaPayloadConverter)
     if base.failure_converter_class is DefaultFailureConverter:
         base = dataclasses.replace(base, failure_converter_class=SagaFailureConverter)
     if codec is not None and base.payload_codec is not codec:

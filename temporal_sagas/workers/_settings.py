@@ -52,6 +52,8 @@ class WorkerSettings(BaseSettings):
 
     Attributes:
         app: The saga app to run, as ``module:attribute`` (a `SagaApp`).
+        app_dir: The directory ``app`` is imported from first (the working directory
+            when unset), as uvicorn's ``--app-dir``.
         address: The Temporal frontend, ``host:port``.
         namespace: The Temporal namespace.
         tls_ca_path: PEM file of the CA that signed the server's certificate.
@@ -82,6 +84,7 @@ class WorkerSettings(BaseSettings):
     )
 
     app: str | None = Field(default=None, validation_alias=_env("SAGAS_APP"))
+    app_dir: Path | None = Field(default=None, validation_alias=_env("SAGAS_APP_DIR"))
     address: str = Field(
         default="localhost:7233", validation_alias=_env("SAGAS_ADDRESS", "TEMPORAL_ADDRESS")
     )

@@ -228,17 +228,33 @@ def _definition_for(request: DefinitionSagaInput) -> SagaDefinition:
     return definition
 
 
+def input_problems(definition: SagaDefinition, value: Any) -> str | None:
+    """What is wrong with ``value`` as the input of ``definition``, or None if it fits.
+
+    The same checks run in the workflow (before any step) and in ``sagas start``
+    (before anything starts): the ``input_schema``, and a ``key`` expression that must
+    give a non-empty string.
+    """
+    if definition.input_schema is not None:
+        validator = jsonschema.validators.validator_for(definition.input_schema)(
+            definition.input_schema
+        )
+        errors = sorted(validator.iter_errors(value), key=lambda e: list(e.path))
+        if errors:
+            listed = "; ".join(f"{e.json_path}: {e.message}" for e in errors[:5])
+            return f"it does not match the input_schema: {listed}"
+    if definition.key is not None:
+        key = jmespath.search(definition.key, {"input": value})
+        if not isinstance(key, str | int) or isinstance(key, bool) or key == "":
+            return f"its key {definition.key!r} gives {key!r}; it must give a non-empty string"
+    return None
+
+
 def _check_input(definition: SagaDefinition, value: Any) -> None:
-    if definition.input_schema is None:
-        return
-    validator = jsonschema.validators.validator_for(definition.input_schema)(
-        definition.input_schema
-    )
-    errors = sorted(validator.iter_errors(value), key=lambda e: list(e.path))
-    if errors:
-        problems = "; ".join(f"{e.json_path}: {e.message}" for e in errors[:5])
+    problems = input_problems(definition, value)
+    if problems is not None:
         raise ApplicationError(
-            f"input of saga {definition.ref} does not match its input_schema: {problems}",
+            f"input of saga {definition.ref}: {problems}",
             type=SAGA_INPUT_ERROR,
             non_retryable=True,
         )
@@ -247,15 +263,7 @@ def _check_input(definition: SagaDefinition, value: Any) -> None:
 def _key(definition: SagaDefinition, value: Any) -> str | None:
     if definition.key is None:
         return None
-    key = jmespath.search(definition.key, {"input": value})
-    if not isinstance(key, str | int) or isinstance(key, bool) or key == "":
-        raise ApplicationError(
-            f"key {definition.key!r} of saga {definition.ref} gave {key!r} for this input; "
-            "it must give a non-empty string",
-            type=SAGA_INPUT_ERROR,
-            non_retryable=True,
-        )
-    return str(key)
+    return str(jmespath.search(definition.key, {"input": value}))
 
 
 def _options(spec: Any) -> StepOptions | None:

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from temporal_sagas.workers._run import connect_when_serving
+from temporal_sagas.workers._connect import connect_when_serving
 
 #: What the SDK raised when `sagas dev` connected to a dev server whose port was open
 #: but whose frontend was not serving yet.
