@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from temporal_sagas._contract import compensation_key
 from temporal_sagas._models import SagaEvent, SagaEventKind, SagaStatus
 
 #: The key that marks a structlog event dict as a saga audit event.
@@ -156,7 +157,7 @@ class AuditChain:
         cause = self._cause(event)
         key = step_key if event.step is not None else None
         if key is not None and event.kind in _COMPENSATION_KINDS:
-            key = f"{key}/compensate"
+            key = compensation_key(key)
         duration = None
         if cause is not None and event.kind in _COMPLETIONS:
             duration = round((event.at - cause.at).total_seconds() * 1000, 3)

@@ -285,11 +285,13 @@ async def _list(
 def _last_status_change(history: WorkflowHistory) -> datetime | None:
     from temporalio.api.enums.v1 import EventType
 
+    from temporal_sagas._contract import SAGA_STATUS
+
     last = None
     for event in history.events:
         if event.event_type == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
             fields = event.upsert_workflow_search_attributes_event_attributes.search_attributes
-            if "SagaStatus" in fields.indexed_fields:
+            if SAGA_STATUS.name in fields.indexed_fields:
                 last = event.event_time.ToDatetime().replace(tzinfo=UTC)
     return last
 

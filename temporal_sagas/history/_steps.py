@@ -13,6 +13,7 @@ from temporalio.api.common.v1 import Payload
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
 
+from temporal_sagas._contract import compensation_key
 from temporal_sagas._models import (
     CompensationRecord,
     CompensationStatus,
@@ -99,8 +100,8 @@ class RebuiltStep:
             compensation = CompensationRecord(
                 activity=self.context.compensation or "",
                 status=self.comp_status,
-                idempotency_key=f"{key}/compensate",
-                activity_id=f"{key}/compensate",
+                idempotency_key=compensation_key(key),
+                activity_id=compensation_key(key),
                 rounds=self.comp_rounds,
                 failure=self.comp_failure,
                 reason=self.comp_reason,

@@ -23,6 +23,7 @@ from temporal_sagas._contract import (
     SAGA_COMPENSATION_FAILED,
     child_workflow_id,
     compensation_key,
+    round_activity_id,
     step_key,
 )
 from temporal_sagas._errors import SagaDefinitionError
@@ -548,7 +549,7 @@ class Saga:
         rt = self._runtime()
         rounds = 1
         while True:
-            activity_id = step.activity_id if rounds == 1 else f"{step.activity_id}#{rounds}"
+            activity_id = round_activity_id(step.activity_id, rounds)
             try:
                 result = await launch(activity_id)
             except (ActivityError, ChildWorkflowError) as err:

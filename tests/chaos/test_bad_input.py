@@ -17,6 +17,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from temporal_sagas import SAGA_COMPENSATED, SagaStatus, saga_state, start_saga
+from temporal_sagas._contract import SAGA_INPUT_ERROR
 from tests.chaos.bad_sagas import (
     ACTIVITIES,
     WORKFLOWS,
@@ -133,19 +134,23 @@ def test_invalid_input_is_refused_by_the_model_before_anything_starts() -> None:
     assert {e["loc"] for e in raised.value.errors()} == {("order_id",), ("quantity",)}
 
 
-async def test_invalid_raw_input_fails_validation_before_the_first_step(
+async def test_invalid_raw_input_closes_the_saga_before_the_first_step(
     client: Client, saga_task_queue: str
 ) -> None:
     workflow_id = f"order-{uuid.uuid4().hex[:8]}"
     raw = {"order_id": workflow_id, "quantity": 0}
-    await start_saga(client, "ReserveThenUnknown", raw, id=workflow_id, task_queue=saga_task_queue)
-    try:
-        message = await _task_failure(client, workflow_id)
-    finally:
-        await _terminate(client, workflow_id)
+    handle = await start_saga(
+        client, "ReserveThenUnknown", raw, id=workflow_id, task_queue=saga_task_queue
+    )
 
-    assert "validation error for Order" in message
-    assert "quantity" in message
+    with pytest.raises(WorkflowFailureError) as raised:
+        await asyncio.wait_for(handle.result(), 60)
+
+    cause = raised.value.cause
+    assert isinstance(cause, ApplicationError)
+    assert cause.type == SAGA_INPUT_ERROR
+    assert "does not fit Order" in cause.message
+    assert "quantity" in cause.message
     assert effects(workflow_id) == []
 
 

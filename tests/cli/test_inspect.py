@@ -94,7 +94,7 @@ async def test_unreachable_server_fails_fast_with_a_clear_error() -> None:
         None, "show", "x", "--address", "127.0.0.1:1", "--connect-timeout-seconds", "2"
     )
     assert result.exit_code != 0
-    assert "cannot reach Temporal at 127.0.0.1:1" in str(result.exception)
+    assert "the Temporal server at 127.0.0.1:1" in str(result.exception)
 
 
 async def test_malformed_history_file_is_one_clear_error(tmp_path: Path) -> None:

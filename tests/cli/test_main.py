@@ -48,7 +48,7 @@ def test_no_command_module_imports_the_group() -> None:
     # would register itself on import again, and bring back the import cycle.
     offenders = []
     for path in sorted(CLI_DIR.glob("_*.py")):
-        if path.name == "_main.py":
+        if path.name in ("_main.py", "__init__.py", "__main__.py"):
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.ImportFrom) and node.module == "temporal_sagas.cli._main":

@@ -39,7 +39,10 @@ def test_api_reference_is_generated_for_every_public_package(tmp_path: Path) -> 
     )
     anchors = {
         "temporal_sagas": "temporal_sagas.Saga",
-        "workflows": "temporal_sagas.workflows.DefinitionSaga",
+        "workflows": "temporal_sagas.workflows.Saga",
+        "definitions": "temporal_sagas.definitions.DefinitionSaga",
+        "postgres": "temporal_sagas.postgres.PostgresStore",
+        "audit": "temporal_sagas.audit.AuditEvent",
         "activities": "temporal_sagas.activities.idempotent",
         "workers": "temporal_sagas.workers",
         "history": "temporal_sagas.history",

@@ -37,6 +37,8 @@ async def test_saga(saga_env, replay_check):
 def inner(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
     monkeypatch.setenv("PYTHONPATH", str(ROOT))
     pytester.makeini(INI)
+    # The plugin is opt-in, as a user's suite asks for it.
+    pytester.makeconftest('pytest_plugins = ["temporal_sagas.testing.plugin"]')
     return pytester
 
 

@@ -88,7 +88,12 @@ def sagas(*args: str, log: Path, env: dict[str, str] | None = None) -> subproces
 
 
 def start_worker(
-    address: str, task_queue: str, tmp: Path, *extra: str, app: str = "tests.workers.app:app"
+    address: str,
+    task_queue: str,
+    tmp: Path,
+    *extra: str,
+    app: str = "tests.workers.app:app",
+    env: dict[str, str] | None = None,
 ) -> WorkerProcess:
     health = free_port()
     log = tmp / f"worker-{health}.log"
@@ -106,6 +111,7 @@ def start_worker(
         "json",
         *extra,
         log=log,
+        env=env,
     )
     return WorkerProcess(process=process, log=log, health_port=health)
 
