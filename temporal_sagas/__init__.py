@@ -55,9 +55,9 @@ _EXPORTS = {
     "SagaPlugin": "temporal_sagas.workers._plugin",
     "saga_workflow": "temporal_sagas.workflows._declarative",
     "step": "temporal_sagas.workflows._declarative",
-    "DefinitionSaga": "temporal_sagas.workflows._generic",
-    "DefinitionSagaInput": "temporal_sagas.workflows._generic",
-    "register_definition": "temporal_sagas.workflows._generic",
+    "DefinitionSaga": "temporal_sagas.definitions._workflow",
+    "DefinitionSagaInput": "temporal_sagas.definitions._workflow",
+    "register_definition": "temporal_sagas.definitions._workflow",
     "StepOptions": "temporal_sagas.workflows._options",
     "Saga": "temporal_sagas.workflows._saga",
 }
@@ -154,14 +154,14 @@ if TYPE_CHECKING:
     from temporal_sagas.audit._events import AuditEvent
     from temporal_sagas.audit._processors import Redactor, audit_processors, drop_replayed
     from temporal_sagas.audit._writer import flush_audit_log
-    from temporal_sagas.workers._app import SagaApp
-    from temporal_sagas.workers._codec import EncryptionCodec
-    from temporal_sagas.workers._plugin import SagaPlugin
-    from temporal_sagas.workflows._declarative import saga_workflow, step
-    from temporal_sagas.workflows._generic import (
+    from temporal_sagas.definitions._workflow import (
         DefinitionSaga,
         DefinitionSagaInput,
         register_definition,
     )
+    from temporal_sagas.workers._app import SagaApp
+    from temporal_sagas.workers._codec import EncryptionCodec
+    from temporal_sagas.workers._plugin import SagaPlugin
+    from temporal_sagas.workflows._declarative import saga_workflow, step
     from temporal_sagas.workflows._options import StepOptions
     from temporal_sagas.workflows._saga import Saga

@@ -220,7 +220,7 @@ def _definition_plan(
     chosen: list[SagaDefinition], name: str, value: Any, task_queue: str | None
 ) -> StartPlan:
     from temporal_sagas.definitions import DefinitionSaga, DefinitionSagaInput
-    from temporal_sagas.workflows._generic import input_problems
+    from temporal_sagas.definitions._workflow import input_problems
 
     versions = sorted({d.version for d in chosen})
     if len(versions) > 1:

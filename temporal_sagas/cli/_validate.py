@@ -38,7 +38,7 @@ def validate(files: tuple[str, ...], activities_ref: str | None) -> None:
         check_activities,
         load_definition,
     )
-    from temporal_sagas.workflows._generic import activity_names
+    from temporal_sagas.definitions._workflow import activity_names
 
     names = activity_names(_import(activities_ref)) if activities_ref else None
     failed = False

@@ -12,9 +12,6 @@ from temporal_sagas._extras import require
 
 require("YAML/JSON saga definitions", "definitions", "yaml", "jsonschema", "jmespath")
 
-from typing import TYPE_CHECKING  # noqa: E402
-
-from temporal_sagas._lazy import lazy_attributes  # noqa: E402
 from temporal_sagas.definitions._definition import (  # noqa: E402
     DefinitionIssue,
     InvalidDefinitionError,
@@ -23,33 +20,13 @@ from temporal_sagas.definitions._definition import (  # noqa: E402
     load_definition,
     parse_definition,
 )
-
-if TYPE_CHECKING:
-    from temporal_sagas.workflows._generic import (
-        DEFINITIONS,
-        DefinitionRegistry,
-        DefinitionSaga,
-        DefinitionSagaInput,
-        register_definition,
-        validate_definitions,
-    )
-
-# The generic workflow imports this package's models; loading it on first use keeps
-# the two from importing each other while either is half-initialised.
-__getattr__, __dir__ = lazy_attributes(
-    __name__,
-    globals(),
-    dict.fromkeys(
-        (
-            "DEFINITIONS",
-            "DefinitionRegistry",
-            "DefinitionSaga",
-            "DefinitionSagaInput",
-            "register_definition",
-            "validate_definitions",
-        ),
-        "temporal_sagas.workflows._generic",
-    ),
+from temporal_sagas.definitions._workflow import (  # noqa: E402
+    DEFINITIONS,
+    DefinitionRegistry,
+    DefinitionSaga,
+    DefinitionSagaInput,
+    register_definition,
+    validate_definitions,
 )
 
 __all__ = [

@@ -38,13 +38,12 @@ import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
-
 from temporal_sagas._extras import require
 
-require("the temporal_sagas pytest plugin", "testing", "pytest_asyncio")
+require("the temporal_sagas pytest plugin", "testing", "pytest", "pytest_asyncio")
 
 # The rest needs the extra checked above.
+import pytest  # noqa: E402
 import pytest_asyncio  # noqa: E402
 from temporalio.client import WorkflowHistory  # noqa: E402
 from temporalio.testing import WorkflowEnvironment  # noqa: E402

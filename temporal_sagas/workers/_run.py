@@ -91,7 +91,7 @@ def _workflows_with_definitions(app: SagaApp) -> list[type]:
     workflows = list(app.sagas)
     if not app.definitions:
         return workflows
-    from temporal_sagas.workflows._generic import (
+    from temporal_sagas.definitions._workflow import (
         DefinitionSaga,
         register_definition,
         validate_definitions,

@@ -1,7 +1,7 @@
 """Code that runs inside the workflow sandbox: the saga engine. Deterministic only.
 
-The generic workflow that runs YAML/JSON definitions (`DefinitionSaga`) lives here
-too, but is exported by `temporal_sagas.definitions`, behind its extra.
+The generic workflow that runs YAML/JSON definitions (`DefinitionSaga`) is built on this
+engine and lives with the definitions, in `temporal_sagas.definitions`, behind its extra.
 """
 
 from temporal_sagas._contract import QUERY_STATE, UPDATE_RESOLVE, UPDATE_RETRY, UPDATE_SKIP
