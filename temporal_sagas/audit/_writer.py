@@ -15,7 +15,7 @@ events still reach structlog, and the sinks behind it, in chain order. A failure
 the logging pipeline is reported on the standard ``logging`` stream and never reaches
 a workflow. Events still queued when the process exits are written by an ``atexit``
 hook; a process killed outright loses them, as it loses a buffered log line, and
-`temporal_sagas.activities.reconcile` restores them from history.
+`temporal_sagas.audit.reconcile` restores them from history.
 """
 
 from __future__ import annotations

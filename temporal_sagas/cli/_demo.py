@@ -40,6 +40,7 @@ _STATUS_STYLE = {
     "FAILED": "bold red",
     "SCHEDULED": "cyan",
     "REGISTERED": "dim",
+    "NOT_NEEDED": "dim",
     "SKIPPED": "magenta",
     "RESOLVED": "magenta",
 }
@@ -202,7 +203,7 @@ def _show(console: Console, number: int, booking: _Booking) -> None:
         comp = record.compensation
         if comp is None:
             compensation = "[dim]none[/]"
-        elif comp.status.value == "REGISTERED":
+        elif comp.status.value == "NOT_NEEDED":
             compensation = "[dim]not needed[/]"
         else:
             compensation = _styled(comp.status.value)

@@ -429,6 +429,10 @@ class _Rebuilder:
             self.emit(SagaEventKind.SAGA_PARKED, detail=", ".join(self.parked))
         elif previous is SagaStatus.NEEDS_ATTENTION:
             self.parked = []
+        if status is SagaStatus.COMPLETED:
+            for step in self.steps.values():
+                if step.comp_status is CompensationStatus.REGISTERED:
+                    step.comp_status = CompensationStatus.NOT_NEEDED
         if status.is_terminal:
             self.closed_at = self.now
             self.emit(SagaEventKind.SAGA_CLOSED, detail=status.value)

@@ -29,6 +29,7 @@ from temporal_sagas._contract import (
 from temporal_sagas._errors import SagaDefinitionError
 from temporal_sagas._models import (
     CompensationPolicy,
+    CompensationStatus,
     SagaEventKind,
     SagaState,
     SagaStatus,
@@ -240,6 +241,12 @@ class Saga:
 
     def _close(self, status: SagaStatus) -> None:
         rt = self._runtime()
+        if status is SagaStatus.COMPLETED:
+            # A completed saga will never run the compensations it registered.
+            for step in rt.ledger.steps:
+                comp = step.compensation
+                if comp is not None and comp.status is CompensationStatus.REGISTERED:
+                    comp.status = CompensationStatus.NOT_NEEDED
         rt.set_status(status)
         rt.ledger.closed_at = rt.emit(SagaEventKind.SAGA_CLOSED, detail=status.value)
 
