@@ -58,6 +58,7 @@ class ReplayGateFailed(SagaError):
     type=click.Path(file_okay=False, path_type=Path),
     help="Import --workflows from this directory first. [default: the working directory]",
 )
+@click.option("--verbose", is_flag=True, help="Also show the SDK core's own log lines on stderr.")
 @connection_options
 def replay(
     paths: tuple[str, ...],
@@ -68,6 +69,7 @@ def replay(
     as_json: bool,
     jobs: int,
     app_dir: Path | None,
+    verbose: bool,
     **flags: Any,
 ) -> None:
     """Replay saga histories against the new build; exit 1 if any diverges.
@@ -86,7 +88,9 @@ def replay(
     sagas = [cls for target in targets for cls in _resolve(target, app_dir)]
     started = time.perf_counter()
     conn = connection_from(flags)
-    report = asyncio.run(_gate(paths, sagas, query=query, conn=conn, limit=limit, jobs=jobs))
+    report = asyncio.run(
+        _gate(paths, sagas, query=query, conn=conn, limit=limit, jobs=jobs, core_logs=verbose)
+    )
     elapsed = time.perf_counter() - started
     _print(report, elapsed, as_json=as_json)
     if not report.ok:
@@ -104,6 +108,7 @@ async def _gate(
     conn: ConnectOptions,
     limit: int | None,
     jobs: int = 1,
+    core_logs: bool = False,
 ) -> ReplayReport:
     from temporal_sagas.cli._connection import decrypted
     from temporal_sagas.testing._replay import HistoryFile, load_histories, replay_histories
@@ -113,7 +118,7 @@ async def _gate(
         histories.extend(await _fetch(query, conn=conn, limit=limit))
     # Decrypted here, once, so that the replayers (one per job) need no keys.
     plain = [HistoryFile(await decrypted(h.history), h.source) for h in histories]
-    return await replay_histories(plain, sagas=sagas, jobs=jobs)
+    return await replay_histories(plain, sagas=sagas, jobs=jobs, core_logs=core_logs)
 
 
 async def _fetch(query: str, *, conn: ConnectOptions, limit: int | None) -> list[Any]:

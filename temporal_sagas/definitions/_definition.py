@@ -20,7 +20,14 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+)
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
@@ -156,6 +163,17 @@ class SagaDefinition(_Spec):
     steps: tuple[StepSpec, ...] = Field(min_length=1, description="a list of at least one step")
     output: str | None = Field(None, description="a JMESPath over {input, steps}")
 
+    # Where the definition was read from, and the line of each path in it: so that a
+    # problem found later (an activity the worker lacks) names the file and line too.
+    _source: str | None = PrivateAttr(default=None)
+    _lines: dict[str, int] = PrivateAttr(default_factory=dict)
+
+    def where(self, path: str) -> tuple[str, int | None]:
+        """The file (or `ref` when not read from one) and the line of ``path`` in it."""
+        if self._source is None:
+            return self.ref, None
+        return self._source, _line_of(self._lines, path)
+
     @property
     def content_hash(self) -> str:
         """SHA-256 of the canonical JSON form: same meaning, same hash.
@@ -264,6 +282,8 @@ def parse_definition(text: str, *, source: str = "<definition>") -> SagaDefiniti
     ]
     if issues:
         raise InvalidDefinitionError(issues)
+    definition._source = source
+    definition._lines = lines
     return definition
 
 
@@ -343,22 +363,30 @@ def check_definition(definition: SagaDefinition) -> list[DefinitionIssue]:
 
 
 def check_activities(
-    definition: SagaDefinition, activity_names: Iterable[str], *, source: str = "<definition>"
+    definition: SagaDefinition, activity_names: Iterable[str], *, source: str | None = None
 ) -> list[DefinitionIssue]:
-    """The steps whose action or compensation names an activity not in ``activity_names``."""
+    """The steps whose action or compensation names an activity not in ``activity_names``.
+
+    Each issue names the definition's file and line when it was read from a file
+    (``source`` overrides the file's name), else its ``name@vN``.
+    """
     known = sorted(set(activity_names))
     issues = []
     for index, spec in enumerate(definition.steps):
         for field, name in (("action", spec.action), ("compensation", spec.compensation)):
             if name is not None and name not in known:
+                path = f"steps[{index}].{field}"
+                where, line = definition.where(path)
                 close = difflib.get_close_matches(name, known, n=1)
                 hint = f"did you mean {close[0]!r}?" if close else f"registered: {known}"
                 issues.append(
                     DefinitionIssue(
-                        source,
-                        f"steps[{index}].{field}",
-                        f"unknown activity {name!r}: no worker activity has that name",
+                        source or where,
+                        path,
+                        f"unknown activity {name!r} in {definition.ref}: no worker activity "
+                        "has that name",
                         hint,
+                        line,
                     )
                 )
     return issues

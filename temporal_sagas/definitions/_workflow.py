@@ -146,7 +146,7 @@ def validate_definitions(
         return
     issues: list[DefinitionIssue] = []
     for definition in DEFINITIONS if definitions is None else definitions:
-        issues += check_activities(definition, names, source=definition.ref)
+        issues += check_activities(definition, names)
     if issues:
         raise InvalidDefinitionError(issues)
 

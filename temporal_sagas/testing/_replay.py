@@ -240,6 +240,7 @@ async def replay_histories(
     plugins: Sequence[Plugin] | None = None,
     replayer: Replayer | None = None,
     jobs: int = 1,
+    core_logs: bool = True,
 ) -> ReplayReport:
     """Replay histories against ``sagas`` and report every one that diverges.
 
@@ -251,13 +252,19 @@ async def replay_histories(
         jobs: Replay in this many processes (default SagaPlugin configuration
             only). Replay is CPU-bound in the SDK core, so a bulk gate scales with
             cores; each process pays about half a second to start.
+        core_logs: Let the SDK core print its warnings (a nondeterminism WARN line per
+            diverging history, with terminal colours) on standard error. The report
+            already names each failure; ``sagas replay`` turns them off unless
+            ``--verbose``.
 
     Returns:
         How many were replayed, and the failures.
     """
     files = _as_history_files(histories)
+    if not core_logs:
+        silence_core_logs()
     if jobs > 1 and replayer is None and plugins is None and len(files) > jobs:
-        return await _replay_in_processes(files, sagas, jobs)
+        return await _replay_in_processes(files, sagas, jobs, core_logs=core_logs)
     replayer = replayer or make_replayer(sagas, plugins)
     sources = {id(f.history): f.source for f in files}
 
@@ -397,8 +404,29 @@ def _cut_after_next_task(history: WorkflowHistory, event_id: int) -> WorkflowHis
 # -- parallel replay -----------------------------------------------------------------------
 
 
+def silence_core_logs() -> None:
+    """Drop the SDK core's log lines in this process, from replayers made from now on.
+
+    The core writes them to standard error by itself; forwarded into a Python logger
+    that keeps them to itself, they never reach the terminal.
+    """
+    import logging
+
+    from temporalio.runtime import Runtime, TelemetryConfig
+
+    from temporal_sagas.workers._logging import CORE_LOGGER, core_log_forwarding
+
+    logger = logging.getLogger(CORE_LOGGER)
+    logger.addHandler(logging.NullHandler())
+    logger.propagate = False
+    Runtime.set_default(
+        Runtime(telemetry=TelemetryConfig(logging=core_log_forwarding("WARNING"))),
+        error_if_already_set=False,
+    )
+
+
 async def _replay_in_processes(
-    files: list[HistoryFile], sagas: Sequence[type], jobs: int
+    files: list[HistoryFile], sagas: Sequence[type], jobs: int, *, core_logs: bool
 ) -> ReplayReport:
     import asyncio
     import multiprocessing
@@ -415,14 +443,16 @@ async def _replay_in_processes(
     loop = asyncio.get_running_loop()
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
         parts = await asyncio.gather(
-            *(loop.run_in_executor(pool, _replay_chunk, refs, chunk) for chunk in chunks)
+            *(loop.run_in_executor(pool, _replay_chunk, refs, chunk, core_logs) for chunk in chunks)
         )
     found = sorted((n, raw) for part in parts for n, raw in part)
     failures = tuple(ReplayFailure.model_validate_json(raw) for _, raw in found)
     return ReplayReport(replayed=len(files), failures=failures)
 
 
-def _replay_chunk(refs: list[str], chunk: list[tuple[int, str, str, str]]) -> list[tuple[int, str]]:
+def _replay_chunk(
+    refs: list[str], chunk: list[tuple[int, str, str, str]], core_logs: bool
+) -> list[tuple[int, str]]:
     """Run in a child process: replay one share of the histories, return failures as JSON."""
     import asyncio
 
@@ -434,7 +464,7 @@ def _replay_chunk(refs: list[str], chunk: list[tuple[int, str, str, str]]) -> li
         HistoryFile(history=WorkflowHistory.from_json(wid, text), source=source)
         for _, wid, text, source in chunk
     ]
-    report = asyncio.run(replay_histories(files, sagas=sagas))
+    report = asyncio.run(replay_histories(files, sagas=sagas, core_logs=core_logs))
     by_run = {}
     for failure in report.failures:
         by_run[(failure.workflow_id, failure.run_id)] = failure

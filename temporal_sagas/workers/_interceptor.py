@@ -128,7 +128,8 @@ def _check_result(fn: Callable[..., Any], result: Any, context: StepContext) -> 
             f"activity {getattr(fn, '__name__', fn)!r} of step {context.step!r} returned "
             f"{type(result).__name__}, not its declared return type: "
             f"{err.error_count()} validation error(s), first: {err.errors()[0]['msg']}; "
-            "fix the activity (the saga compensates this step's predecessors)",
+            "fix the activity. Its action ran, so the saga compensates this step too (unless "
+            "it registers its compensation on success), then the steps before it",
             type=SAGA_ACTIVITY_RESULT_ERROR,
             non_retryable=True,
         ) from None

@@ -61,6 +61,7 @@ def test_json_report_lists_every_failure(history_dir: Path) -> None:
     report = json.loads(result.output)
     assert report["ok"] is False
     assert report["replayed"] == 2
+    assert len(report["failures"]) == 2
     assert {f["workflow_type"] for f in report["failures"]} == {"mutation-saga"}
     assert all(isinstance(f["event_id"], int) for f in report["failures"])
 
@@ -148,3 +149,38 @@ async def _until_visible(env: WorkflowEnvironment, wid: str) -> None:
 async def _in_thread(*args: str) -> Result:
     # The command runs its own event loop (asyncio.run), so it cannot share the test's.
     return await asyncio.to_thread(_replay, *args)
+
+
+def _replay_process(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "temporal_sagas.cli", "replay", *args],
+        capture_output=True, text=True, timeout=120, cwd=Path(__file__).parents[2],
+    )  # fmt: skip
+
+
+def test_a_failing_gate_prints_its_report_without_the_sdk_core_s_log_lines(
+    history_dir: Path,
+) -> None:
+    # The core writes its own WARN line per diverging task, coloured, to the process's
+    # standard output: in the middle of the report, and of --json.
+    done = _replay_process(str(history_dir), "--workflows", REORDERED_TARGET)
+
+    assert done.returncode == 1
+    assert "Nondeterminism error" in done.stdout
+    assert "WARN" not in done.stdout + done.stderr
+    assert "\x1b[" not in done.stdout + done.stderr
+
+
+def test_a_failing_gate_s_json_report_is_nothing_but_json(history_dir: Path) -> None:
+    done = _replay_process(str(history_dir), "--workflows", REORDERED_TARGET, "--json")
+
+    report = json.loads(done.stdout)
+    assert report["replayed"] == 2
+    assert len(report["failures"]) == 2
+
+
+def test_verbose_shows_the_sdk_core_s_warnings(history_dir: Path) -> None:
+    done = _replay_process(str(history_dir), "--workflows", REORDERED_TARGET, "--verbose")
+
+    assert done.returncode == 1
+    assert "WARN" in done.stdout + done.stderr

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
@@ -48,3 +50,23 @@ async def test_a_definition_naming_an_unregistered_activity_stops_the_worker_bui
     )
     with pytest.raises(SagaDefinitionError, match="reserve_limo"):
         build_worker(saga_dev_env.client, app, WorkerSettings(task_queue=saga_task_queue))
+
+
+def test_an_unregistered_activity_is_named_with_the_definition_file_and_line(
+    saga_dev_env: WorkflowEnvironment, saga_task_queue: str, tmp_path: Path
+) -> None:
+    text = (
+        TRIP_YAML.read_text()
+        .replace("name: book-trip", "name: book-trip-misspelt")
+        .replace("reserve_car", "reserve_limo")
+    )
+    path = tmp_path / "misspelt.yaml"
+    path.write_text(text, encoding="utf-8")
+    line = next(n for n, row in enumerate(text.splitlines(), 1) if "reserve_limo" in row)
+    app = SagaApp(task_queue=saga_task_queue, definitions=[path], activities=ACTIVITIES)
+
+    with pytest.raises(SagaDefinitionError) as raised:
+        build_worker(saga_dev_env.client, app, WorkerSettings(task_queue=saga_task_queue))
+
+    assert f"{path}:{line}: steps[0].action: unknown activity 'reserve_limo'" in str(raised.value)
+    assert "book-trip-misspelt@v1" in str(raised.value)
