@@ -11,7 +11,6 @@ import asyncio
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -47,14 +46,6 @@ app = SagaApp(task_queue="greetings", sagas=[Greeting], activities=[greet])
 """
 
 SAGAS = Path(sys.executable).parent / "sagas"
-
-
-@pytest.fixture
-def worker_procs() -> Iterator[list[WorkerProcess]]:
-    started: list[WorkerProcess] = []
-    yield started
-    for worker in started:
-        worker.stop()
 
 
 def _project(root: Path) -> Path:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,14 +20,6 @@ from tests.workers.procs import WorkerProcess, start_worker
 pytestmark = pytest.mark.dev_server
 
 MARKER = "plaintext-marker-7c1f"
-
-
-@pytest.fixture
-def worker_procs() -> Iterator[list[WorkerProcess]]:
-    started: list[WorkerProcess] = []
-    yield started
-    for worker in started:
-        worker.stop()
 
 
 def _payloads(history_events: list[object]) -> list[Payload]:
