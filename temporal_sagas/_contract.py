@@ -53,9 +53,28 @@ def round_of(activity_id: str) -> int:
     return int(number) if sep and number.isdigit() else 1
 
 
+def first_round_id(activity_id: str) -> str:
+    """The activity id of a compensation's first round, given any of its rounds' ids."""
+    head, sep, number = activity_id.rpartition("#")
+    return head if sep and number.isdigit() else activity_id
+
+
 def child_workflow_id(parent_workflow_id: str, step: str) -> str:
     """The workflow id of a child saga run as a step: ``<parent id>/<step>``."""
     return f"{parent_workflow_id}/{step}"
+
+
+def rescue_workflow_id(workflow_id: str, run_id: str) -> str:
+    """The id of the workflow that rescues one run of a saga: ``<id>/rescue/<run id>``.
+
+    Derived from the saga's, so that rescuers racing for the same saga start one
+    rescue between them, and a second rescue of a rescued run is refused.
+    """
+    return f"{workflow_id}/rescue/{run_id}"
+
+
+#: The workflow type that runs a terminated or timed-out saga's remaining compensations.
+RESCUE_WORKFLOW = "SagaRescue"
 
 
 # --- Messages: the query and the operator updates ------------------------------------

@@ -22,6 +22,7 @@ from temporal_sagas.history._files import (
 )
 from temporal_sagas.history._plan import PlannedCompensation, compensation_plan
 from temporal_sagas.history._rebuild import SagaHistoryView, rebuild, saga_state_from_history
+from temporal_sagas.history._rescue import closed_as, rescue_plan
 
 if TYPE_CHECKING:
     from temporal_sagas.history._render import render_saga
@@ -37,12 +38,14 @@ __all__ = [
     "SagaHistoryError",
     "SagaHistoryView",
     "audit_trail",
+    "closed_as",
     "compensation_plan",
     "dump_history",
     "history_file_name",
     "load_history",
     "rebuild",
     "render_saga",
+    "rescue_plan",
     "saga_state_from_history",
     "verify_log",
 ]

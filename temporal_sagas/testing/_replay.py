@@ -18,6 +18,7 @@ percent-quoted, so one directory can hold many runs of one saga.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import AsyncIterator, Iterable, Sequence
@@ -29,6 +30,13 @@ from urllib.parse import quote, unquote
 from pydantic import BaseModel, ConfigDict
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import WorkflowHistory
+from temporalio.runtime import (
+    LogForwardingConfig,
+    LoggingConfig,
+    Runtime,
+    TelemetryConfig,
+    TelemetryFilter,
+)
 from temporalio.worker import Plugin, Replayer
 
 from temporal_sagas._errors import SagaError
@@ -224,12 +232,19 @@ def _as_history_files(histories: HistoryLike | Iterable[HistoryLike]) -> list[Hi
     return result
 
 
-def make_replayer(sagas: Sequence[type], plugins: Sequence[Plugin] | None = None) -> Replayer:
+def make_replayer(
+    sagas: Sequence[type],
+    plugins: Sequence[Plugin] | None = None,
+    *,
+    runtime: Runtime | None = None,
+) -> Replayer:
     """A `Replayer` configured like a saga worker: `SagaPlugin` unless ``plugins`` is given."""
     if not sagas:
         raise SagaError("no saga workflow classes given to replay against; pass sagas=[...]")
     return Replayer(
-        workflows=list(sagas), plugins=list(plugins) if plugins is not None else [SagaPlugin()]
+        workflows=list(sagas),
+        plugins=list(plugins) if plugins is not None else [SagaPlugin()],
+        runtime=runtime,
     )
 
 
@@ -261,11 +276,11 @@ async def replay_histories(
         How many were replayed, and the failures.
     """
     files = _as_history_files(histories)
-    if not core_logs:
-        silence_core_logs()
     if jobs > 1 and replayer is None and plugins is None and len(files) > jobs:
         return await _replay_in_processes(files, sagas, jobs, core_logs=core_logs)
-    replayer = replayer or make_replayer(sagas, plugins)
+    replayer = replayer or make_replayer(
+        sagas, plugins, runtime=None if core_logs else quiet_runtime()
+    )
     sources = {id(f.history): f.source for f in files}
 
     async def feed() -> AsyncIterator[WorkflowHistory]:
@@ -404,25 +419,23 @@ def _cut_after_next_task(history: WorkflowHistory, event_id: int) -> WorkflowHis
 # -- parallel replay -----------------------------------------------------------------------
 
 
-def silence_core_logs() -> None:
-    """Drop the SDK core's log lines in this process, from replayers made from now on.
+@functools.cache
+def quiet_runtime() -> Runtime:
+    """A Temporal runtime whose SDK core keeps its log lines to itself.
 
-    The core writes them to standard error by itself; forwarded into a Python logger
-    that keeps them to itself, they never reach the terminal.
+    The core writes them to standard output by itself; forwarded into a logger of
+    their own that drops them, they never reach the terminal. One per process.
     """
     import logging
 
-    from temporalio.runtime import Runtime, TelemetryConfig
-
-    from temporal_sagas.workers._logging import CORE_LOGGER, core_log_forwarding
-
-    logger = logging.getLogger(CORE_LOGGER)
-    logger.addHandler(logging.NullHandler())
-    logger.propagate = False
-    Runtime.set_default(
-        Runtime(telemetry=TelemetryConfig(logging=core_log_forwarding("WARNING"))),
-        error_if_already_set=False,
+    sink = logging.getLogger("temporal_sagas.replay.core")
+    sink.addHandler(logging.NullHandler())
+    sink.propagate = False
+    quiet = LoggingConfig(
+        filter=TelemetryFilter(core_level="ERROR", other_level="ERROR"),
+        forwarding=LogForwardingConfig(logger=sink),
     )
+    return Runtime(telemetry=TelemetryConfig(logging=quiet))
 
 
 async def _replay_in_processes(

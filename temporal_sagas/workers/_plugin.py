@@ -61,6 +61,7 @@ class SagaPlugin(SimplePlugin):
             data_converter=lambda existing: _pydantic_converter(existing, codec),
             interceptors=[SagaInterceptor()],
             workflow_runner=runner,
+            workflows=_with_rescue,
         )
 
     async def run_worker(self, worker: Worker, next: Callable[[Worker], Awaitable[None]]) -> None:
@@ -73,6 +74,20 @@ class SagaPlugin(SimplePlugin):
             await super().run_worker(worker, next)
         finally:
             await asyncio.to_thread(flush_audit_log, EXIT_FLUSH_SECONDS)
+
+
+def _with_rescue(existing: Sequence[type] | None) -> list[type]:
+    """A worker that runs workflows also runs `SagaRescue`, with the sagas' activities.
+
+    A rescue runs on the rescued saga's task queue, so the workers already polling it
+    (with its compensation activities) run it. An activity-only worker stays one.
+    """
+    from temporal_sagas.workflows._rescue import SagaRescue
+
+    workflows = list(existing or [])
+    if workflows and SagaRescue not in workflows:
+        workflows.append(SagaRescue)
+    return workflows
 
 
 def _pydantic_converter(

@@ -26,11 +26,13 @@ COMMANDS = {
     "outbox",
     "plan",
     "replay",
+    "rescue",
     "resolve",
     "retry",
     "show",
     "skip",
     "start",
+    "terminate",
     "validate",
     "worker",
 }

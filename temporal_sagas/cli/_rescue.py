@@ -1,0 +1,134 @@
+"""``sagas rescue`` and ``sagas terminate --compensate``: compensations no boundary can lose.
+
+A saga terminated (by an operator, a reset, a deploy script) or timed out closes with
+its compensations not run. ``sagas rescue`` finds such sagas with a visibility query,
+rebuilds from each history what was registered and not undone, and starts one
+`SagaRescue` workflow per run on the saga's task queue, under an id derived from the
+saga's: rescuers racing for a saga start one rescue, and a rescued run is not rescued
+twice.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from temporal_sagas.cli._connection import connect, connection_from, connection_options, run
+
+if TYPE_CHECKING:
+    from temporalio.client import Client
+
+    from temporal_sagas.workers._connect import ConnectOptions
+    from temporal_sagas.workflows._rescue import RescuePlan
+
+#: Sagas that closed with their status still saying compensations may be due.
+RESCUE_QUERY = (
+    "ExecutionStatus IN ('Terminated', 'TimedOut') "
+    "AND SagaStatus IN ('RUNNING', 'COMPENSATING', 'NEEDS_ATTENTION')"
+)
+
+
+@click.command()
+@click.argument("workflow_ids", nargs=-1)
+@click.option(
+    "--query",
+    help=f"Visibility query selecting the sagas to rescue. [default: {RESCUE_QUERY}]",
+)
+@click.option("--dry-run", is_flag=True, help="Print each plan; start nothing.")
+@connection_options
+def rescue(workflow_ids: tuple[str, ...], query: str | None, dry_run: bool, **flags: Any) -> None:
+    """Run the compensations of terminated or timed-out sagas, once per saga run.
+
+    Without WORKFLOW_IDS, every saga the query selects. Each rescue runs on the
+    saga's own task queue, where its compensation activities are registered.
+    """
+    conn = connection_from(flags)
+    run(_rescue_all(conn, list(workflow_ids), query, dry_run=dry_run))
+
+
+@click.command()
+@click.argument("workflow_id")
+@click.option("--reason", required=True, help="Why; recorded with the termination.")
+@click.option(
+    "--compensate", is_flag=True, help="Then rescue it: run the compensations it had due."
+)
+@connection_options
+def terminate(workflow_id: str, reason: str, compensate: bool, **flags: Any) -> None:
+    """Terminate a saga at once; with --compensate, then run what it had to undo."""
+    conn = connection_from(flags)
+    run(_terminate(conn, workflow_id, reason, compensate=compensate))
+
+
+async def _terminate(
+    conn: ConnectOptions, workflow_id: str, reason: str, *, compensate: bool
+) -> None:
+    from temporal_sagas.cli._inspect import fetch_history
+
+    client = await connect(conn)
+    handle = client.get_workflow_handle(workflow_id)
+    await fetch_history(client, workflow_id, None, conn, decrypt=False)  # exists, or one line
+    await handle.terminate(reason=reason)
+    click.echo(f"terminated {workflow_id}")
+    if compensate:
+        await _rescue_one(client, conn, workflow_id, None, dry_run=False)
+
+
+async def _rescue_all(
+    conn: ConnectOptions, workflow_ids: list[str], query: str | None, *, dry_run: bool
+) -> None:
+    client = await connect(conn)
+    targets: list[tuple[str, str | None]] = [(wid, None) for wid in workflow_ids]
+    if not workflow_ids:
+        async for execution in client.list_workflows(query or RESCUE_QUERY):
+            targets.append((execution.id, execution.run_id))
+    if not targets:
+        click.echo("no saga to rescue")
+    for workflow_id, run_id in targets:
+        await _rescue_one(client, conn, workflow_id, run_id, dry_run=dry_run)
+
+
+async def _rescue_one(
+    client: Client, conn: ConnectOptions, workflow_id: str, run_id: str | None, *, dry_run: bool
+) -> None:
+    from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+    from temporalio.exceptions import WorkflowAlreadyStartedError
+
+    from temporal_sagas._contract import rescue_workflow_id
+    from temporal_sagas.cli._inspect import fetch_history
+    from temporal_sagas.history import rescue_plan
+    from temporal_sagas.workflows._rescue import SagaRescue
+
+    history = await fetch_history(client, workflow_id, run_id, conn)
+    plan = rescue_plan(history)
+    if plan is None:
+        click.echo(f"{workflow_id}: nothing to rescue (not terminated or timed out, or no "
+                   "compensation due)")  # fmt: skip
+        return
+    _print_plan(plan)
+    if dry_run:
+        return
+    started = history.events[0].workflow_execution_started_event_attributes
+    rescue_id = rescue_workflow_id(plan.workflow_id, plan.run_id)
+    try:
+        await client.start_workflow(
+            SagaRescue.run,
+            plan,
+            id=rescue_id,
+            task_queue=started.task_queue.name,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        )
+    except WorkflowAlreadyStartedError:
+        click.echo(f"{workflow_id}: already rescued by {rescue_id}")
+        return
+    click.echo(f"{workflow_id}: rescue {rescue_id} runs on task queue {started.task_queue.name}")
+
+
+def _print_plan(plan: RescuePlan) -> None:
+    click.echo(
+        f"{plan.workflow_id} (run {plan.run_id}) closed {plan.closed_as}: "
+        f"{len(plan.steps)} compensation(s) due, newest first:"
+    )
+    for step in reversed(plan.steps):
+        click.echo(f"  {step.step}: {step.compensation} (action {step.action_status.value})")

@@ -1,0 +1,160 @@
+"""`SagaRescue`: the compensations a saga could not run itself, run in a workflow of their own.
+
+A saga that is terminated, or hits its workflow execution timeout, closes without
+running its compensations: no code of its own runs after that. `sagas rescue` rebuilds
+what it had registered and not yet undone from its history (`temporal_sagas.history`)
+and starts this workflow with that plan, under a workflow id derived from the saga's
+(`temporal_sagas._contract.rescue_workflow_id`), on the saga's own task queue.
+
+The rescue is a saga too, with the original saga's name and key: each adopted step's
+compensation gets the activity id and idempotency key the original compensation would
+have had, runs newest first under the saga's policy, and parks in NEEDS_ATTENTION when
+one fails for good, like any saga. Adopted steps are never run forward.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError
+
+from temporal_sagas._contract import (
+    RESCUE_WORKFLOW,
+    SAGA_COMPENSATED,
+    compensation_key,
+    step_key,
+)
+from temporal_sagas._models import CompensationPolicy, SagaStatus, StepStatus
+from temporal_sagas._unwrapped import plain_isinstance
+from temporal_sagas.workflows._records import Compensation, Step
+from temporal_sagas.workflows._saga import Saga
+
+
+class RescuedStep(BaseModel):
+    """A step of the original saga whose compensation is still due.
+
+    Attributes:
+        step: The step's name, as the saga named it (loop index included).
+        action: The action's activity name.
+        action_status: What became of the action (an action in flight counts as done).
+        compensation: The compensation's activity name.
+        input: The action's arguments, decoded as JSON; the compensation gets them.
+        result: The action's result, when one was recorded.
+        has_result: Whether a result was recorded.
+        pass_result: Whether the compensation takes the result after the input.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    step: str
+    action: str
+    action_status: StepStatus
+    compensation: str
+    input: list[Any] = Field(default_factory=list)
+    result: Any = None
+    has_result: bool = False
+    pass_result: bool = True
+
+
+class RescuePlan(BaseModel):
+    """What a rescue runs: the original saga's identity and its due compensations.
+
+    Attributes:
+        workflow_id: The rescued saga's workflow id.
+        run_id: The rescued run.
+        saga: The saga's name.
+        saga_key: The saga's business key (its keys derive from it).
+        policy: The saga's compensation policy.
+        closed_as: How the run closed: ``TERMINATED`` or ``TIMED_OUT``.
+        steps: The steps whose compensation is due, oldest first.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    workflow_id: str
+    run_id: str
+    saga: str
+    saga_key: str
+    policy: CompensationPolicy = CompensationPolicy.SEQUENTIAL
+    closed_as: Literal["TERMINATED", "TIMED_OUT"]
+    steps: tuple[RescuedStep, ...]
+
+
+class RescueReport(BaseModel):
+    """How a rescue ended.
+
+    Attributes:
+        workflow_id: The rescued saga's workflow id.
+        run_id: The rescued run.
+        status: ``COMPENSATED`` when every due compensation ran (or an operator
+            decided), else ``FAILED`` (``park_on_failure`` off is never used here).
+        compensated: The steps compensated, in the order they ran.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    workflow_id: str
+    run_id: str
+    status: SagaStatus
+    compensated: tuple[str, ...]
+
+
+@workflow.defn(name=RESCUE_WORKFLOW)
+class SagaRescue:
+    """Runs a terminated or timed-out saga's remaining compensations, newest first."""
+
+    @workflow.run
+    async def run(self, plan: RescuePlan) -> RescueReport:
+        """Adopt the plan's steps as done, then compensate them as the saga would have.
+
+        Returns:
+            The report; a compensation that fails for good parks the rescue first.
+        """
+        saga = Saga(plan.saga, key=plan.saga_key, policy=plan.policy, park_on_failure=True)
+        try:
+            async with saga:
+                for planned in plan.steps:
+                    _adopt(saga, planned)
+                saga.abort(
+                    f"rescue of {plan.workflow_id} run {plan.run_id}, which closed "
+                    f"{plan.closed_as} with {len(plan.steps)} compensation(s) due"
+                )
+        except ApplicationError as err:
+            if not (plain_isinstance(err, ApplicationError) and err.type == SAGA_COMPENSATED):
+                raise
+        state = saga.state
+        return RescueReport(
+            workflow_id=plan.workflow_id,
+            run_id=plan.run_id,
+            status=state.status,
+            compensated=tuple(state.compensation_order),
+        )
+
+
+def _adopt(saga: Saga, planned: RescuedStep) -> None:
+    """Put ``planned`` in the saga's ledger as a step whose action already happened."""
+    rt = saga._runtime()  # the rescue is the engine's own; it may reach inside
+    key = step_key(saga.name, rt.ledger.key, planned.step)
+    step = Step(
+        name=planned.step,
+        activity_name=planned.action,
+        kind="activity",
+        idempotency_key=key,
+        activity_id=key,
+        scheduled_at=rt.now(),
+        status=planned.action_status,
+        result=planned.result,
+        has_result=planned.has_result,
+    )
+    step.compensation = Compensation(
+        activity=planned.compensation,
+        activity_name=planned.compensation,
+        args=list(planned.input),
+        pass_result=planned.pass_result,
+        idempotency_key=compensation_key(key),
+        activity_id=compensation_key(key),
+        local=False,
+    )
+    rt.ledger.steps.append(step)
