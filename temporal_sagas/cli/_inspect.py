@@ -55,7 +55,7 @@ def show(
     **flags: Any,
 ) -> None:
     """Show a saga: forward lane, compensation lane and what runs now."""
-    from temporal_sagas.history import load_history, rebuild, render_saga
+    from temporal_sagas.history import closed_as, load_history, rebuild, render_saga
 
     conn = connection_from(flags)
     if history_file is not None:
@@ -67,8 +67,31 @@ def show(
     state = rebuild(history).state
     if as_json:
         click.echo(state.model_dump_json(indent=2))
-    else:
-        click.echo(render_saga(state, width=width), nl=False)
+        return
+    click.echo(render_saga(state, width=width), nl=False)
+    if history_file is None and closed_as(history) is not None:
+        click.echo(run(_rescue_line(conn, state.workflow_id, state.run_id)))
+
+
+async def _rescue_line(conn: ConnectOptions, workflow_id: str, run_id: str) -> str:
+    """What became of the run's rescue, for a saga that was terminated or timed out."""
+    from temporalio.service import RPCError, RPCStatusCode
+
+    from temporal_sagas._contract import SAGA_STATUS, rescue_workflow_id
+
+    client = await connect(conn)
+    rescue_id = rescue_workflow_id(workflow_id, run_id)
+    try:
+        described = await client.get_workflow_handle(rescue_id).describe()
+    except RPCError as err:
+        if err.status is not RPCStatusCode.NOT_FOUND:
+            raise
+        return (
+            "closed without running its compensations and not rescued yet: "
+            f"sagas rescue {workflow_id} (--dry-run to see the plan)"
+        )
+    status = described.typed_search_attributes.get(SAGA_STATUS) or str(described.status)
+    return f"rescued by {rescue_id}: {status} (sagas show {rescue_id})"
 
 
 @click.command()

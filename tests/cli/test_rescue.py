@@ -85,10 +85,16 @@ async def test_terminate_compensate_runs_each_due_compensation_once_with_its_ori
 ) -> None:
     async with saga_worker(saga_dev_env.client, saga_task_queue):
         wid = await blocked_at_c(saga_dev_env, saga_task_queue)
+        before = await sagas(saga_dev_env, "show", wid)  # still running: no rescue line
         result = await sagas(saga_dev_env, "terminate", wid, "--reason", "test", "--compensate")
         report = await rescue_result(saga_dev_env, wid)
+        shown = await sagas(saga_dev_env, "show", wid)
 
     assert result.exit_code == 0, result.output
+    assert "rescued by" not in before.output
+    assert "not rescued yet" not in before.output
+    assert f"rescued by {wid}/rescue/" in shown.output
+    assert ": COMPENSATED (sagas show" in shown.output
     assert report["status"] == "COMPENSATED"
     assert report["compensated"] == ["b", "a"]
     assert undone(wid, "b") == ["ok"]
@@ -178,6 +184,8 @@ async def test_dry_run_lists_the_plan_and_starts_nothing(
     lines = result.output.splitlines()
     assert lines[0].endswith("closed TERMINATED: 2 compensation(s) due, newest first:")
     assert lines[1:] == ["  b: undo_ok (action COMPLETED)", "  a: undo_ok (action COMPLETED)"]
+    shown = await sagas(saga_dev_env, "show", wid)
+    assert f"not rescued yet: sagas rescue {wid}" in shown.output
     with pytest.raises(RPCError) as raised:
         await saga_dev_env.client.get_workflow_handle(rescue_workflow_id(wid, run_id)).describe()
     assert raised.value.status is RPCStatusCode.NOT_FOUND
