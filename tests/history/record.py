@@ -88,7 +88,9 @@ async def _to_parked(handle: Handle) -> None:
 
 
 async def _cancel_mid_step(handle: Handle) -> None:
-    await wait_until(lambda: any(e.workflow_id == handle.id and e.step == "charge" for e in JOURNAL))
+    await wait_until(
+        lambda: any(e.workflow_id == handle.id and e.step == "charge" for e in JOURNAL)
+    )
     await handle.cancel()
     await _closed(handle)
 
