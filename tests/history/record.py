@@ -14,7 +14,8 @@ server's history, as ``temporal workflow show --output json`` prints it) and
 same moment, never a state rebuilt from the history: the rebuild is what the
 tests check against it. Re-record only for a deliberate change to what the engine
 reports, and review the diff; the render snapshots in tests/history/snapshots then
-follow with ``SAGAS_UPDATE_SNAPSHOTS=1``.
+follow with ``SAGAS_UPDATE_SNAPSHOTS=1``. The literals the tests pin beside these
+files (``TRUTH`` in test_golden_histories.py) are written by hand, never by this script.
 """
 
 from __future__ import annotations
@@ -79,10 +80,6 @@ async def _closed(handle: Handle) -> None:
         await handle.result()
 
 
-async def _to_the_end(handle: Handle) -> None:
-    await _closed(handle)
-
-
 async def _to_parked(handle: Handle) -> None:
     await wait_for_status(handle, SagaStatus.NEEDS_ATTENTION)
 
@@ -103,10 +100,10 @@ async def _retry_after_parking(handle: Handle) -> None:
 
 
 CASES: dict[str, tuple[Script, Callable[[Handle], Awaitable[None]]]] = {
-    "completed": (Script(steps=_FORWARD), _to_the_end),
-    "compensated": (Script(steps=_SHIP_FAILS), _to_the_end),
+    "completed": (Script(steps=_FORWARD), _closed),
+    "compensated": (Script(steps=_SHIP_FAILS), _closed),
     "parked": (Script(steps=_CHARGE_UNDO_FLAKY), _to_parked),
-    "failed": (Script(steps=_CHARGE_UNDO_FAILS, park_on_failure=False), _to_the_end),
+    "failed": (Script(steps=_CHARGE_UNDO_FAILS, park_on_failure=False), _closed),
     "cancelled": (Script(steps=_CHARGE_BLOCKS), _cancel_mid_step),
     "retried": (Script(steps=_CHARGE_UNDO_FLAKY), _retry_after_parking),
 }
@@ -128,7 +125,7 @@ async def _record(client: Client, case: str) -> None:
     live = await saga_state(handle)
     history = await handle.fetch_history()
     # The saga is closed or parked, so nothing moves between the query and the fetch;
-    # a second query proves it, or the pair would not describe one moment.
+    # a second query checks it, or the pair would not describe one moment.
     if await saga_state(handle) != live:
         raise RuntimeError(f"{case}: the saga moved while it was being recorded")
     (HISTORIES / f"{case}.history.json").write_text(
