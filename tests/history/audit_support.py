@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -12,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import structlog
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowHistory
 
 from temporal_sagas import flush_audit_log
 from temporal_sagas.audit._events import AUDIT_MARKER, AuditEvent
@@ -92,3 +95,43 @@ async def closed_history(handle: Any) -> Any:
     with suppress(WorkflowFailureError):
         await handle.result()
     return await handle.fetch_history()
+
+
+_CLOSES_ACTIVITY = {
+    EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED: "completed",
+    EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED: "failed",
+    EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT: "failed",
+}
+_CLOSES_WORKFLOW = {
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED,
+}
+
+
+def audit_kinds_from_events(history: WorkflowHistory) -> Counter[str]:
+    """The audit event kinds a saga's raw history implies, counted without the engine.
+
+    One ``saga.started``; per scheduled activity one ``*.scheduled`` and, when the
+    server closed it, one ``*.completed`` or ``*.failed`` (``compensation.`` when its
+    activity id ends in ``/compensate`` or ``/compensate#N``, else ``step.``); one
+    ``saga.closed`` once the execution closed. Parking, operator actions and cancel
+    requests are not counted: use it for sagas that did none of them.
+    """
+    kinds: Counter[str] = Counter()
+    phase_of: dict[int, str] = {}
+    for event in history.events:
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
+            kinds["saga.started"] += 1
+        elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            activity_id = event.activity_task_scheduled_event_attributes.activity_id
+            is_undo = activity_id.rsplit("#", 1)[0].endswith("/compensate")
+            phase_of[event.event_id] = "compensation" if is_undo else "step"
+            kinds[f"{phase_of[event.event_id]}.scheduled"] += 1
+        elif event.event_type in _CLOSES_ACTIVITY:
+            attributes = getattr(event, event.WhichOneof("attributes") or "")
+            phase = phase_of[attributes.scheduled_event_id]
+            kinds[f"{phase}.{_CLOSES_ACTIVITY[event.event_type]}"] += 1
+        elif event.event_type in _CLOSES_WORKFLOW:
+            kinds["saga.closed"] += 1
+    return kinds

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from itertools import pairwise
 from pathlib import Path
 
+import pytest
+
 from temporal_sagas.history import audit_trail, load_history, verify_log
+from tests.history.audit_support import audit_kinds_from_events
 
 HISTORIES = Path(__file__).parent / "histories"
 
@@ -51,3 +55,12 @@ def test_verify_matches_by_event_id_and_catches_a_changed_hash() -> None:
     forged = trail[2].model_copy(update={"hash": "0" * 64}).canonical_json()
     result = verify_log(trail, [*lines[:2], forged, *lines[3:]])
     assert [(a.event_id, a.fields) for a in result.altered] == [(trail[2].event_id, ("hash",))]
+
+
+@pytest.mark.parametrize("case", ["completed", "compensated", "failed"])
+def test_a_trail_has_one_event_per_activity_scheduled_and_closed_in_the_history(
+    case: str,
+) -> None:
+    history = load_history(HISTORIES / f"{case}.history.json")
+    kinds = Counter(e.kind.value for e in audit_trail(history))
+    assert kinds == audit_kinds_from_events(history)
