@@ -26,13 +26,14 @@ def encode_step_header(
     saga: str,
     saga_key: str,
     step: str,
-    kind: Literal["action", "compensation"],
+    kind: Literal["action", "compensation", "probe"],
     workflow_id: str,
     policy: CompensationPolicy,
     pivot: bool,
     after_pivot: bool,
     compensation: str | None,
     compensate_on: Literal["attempt", "success"],
+    probe: str | None = None,
 ) -> bytes:
     """The step header's JSON, as `StepContext.model_validate_json` reads it back.
 
@@ -68,6 +69,8 @@ def encode_step_header(
         parts += (',"compensation":', encode_basestring(compensation))
     if compensate_on != "attempt":
         parts += (',"compensate_on":"', compensate_on, '"')
+    if probe is not None:
+        parts += (',"probe":', encode_basestring(probe))
     parts.append("}")
     return "".join(parts).encode()
 

@@ -34,8 +34,13 @@ def compensation_key(action_key: str) -> str:
 
 
 def execution_key(action_key: str, kind: object) -> str:
-    """The key of one execution: the action's own, or its compensation's."""
-    return action_key if kind == "action" else compensation_key(action_key)
+    """The key of one execution: the action's own (a probe asks about it), or its undo's."""
+    return compensation_key(action_key) if kind == "compensation" else action_key
+
+
+def probe_activity_id(action_key: str) -> str:
+    """The activity id of the probe that asks whether a step's action took effect."""
+    return f"{action_key}/probe"
 
 
 def round_activity_id(activity_id: str, round_number: int) -> str:
@@ -134,6 +139,7 @@ SAGA_ACTIVITY_RESULT_ERROR = "SagaActivityResultError"
 
 # --- Compensation states ------------------------------------------------------------------
 
-#: Compensation states after which nothing remains to undo for the step.
+#: Compensation states after which nothing remains to undo for the step (NOT_NEEDED: the
+#: saga completed, or a probe found the action took no effect).
 #: Plain strings: `CompensationStatus` members compare equal to them.
-COMPENSATION_DONE = frozenset({"COMPLETED", "SKIPPED", "RESOLVED"})
+COMPENSATION_DONE = frozenset({"COMPLETED", "SKIPPED", "RESOLVED", "NOT_NEEDED"})

@@ -90,7 +90,27 @@ class SagaEventKind(StrEnum):
     SAGA_PARKED = "saga.parked"
     OPERATOR_ACTION = "operator.action"
     CANCEL_REQUESTED = "saga.cancel_requested"
+    STEP_PROBED = "step.probed"
     SAGA_CLOSED = "saga.closed"
+
+
+class ProbeResult(_Frozen):
+    """What a step's probe answers: did the action take effect, and with what result.
+
+    A probe is an activity the step names (``probe=``); it receives the action's input
+    and runs under the action's idempotency key (`current_idempotency_key`), so it can
+    look up what the action did in the system it acted on.
+
+    Attributes:
+        took_effect: The action's effect is there.
+        result: The action's result, as the action would have returned it (when it
+            took effect and the result can be told).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    took_effect: bool
+    result: Any = None
 
 
 class FailureInfo(_Frozen):
@@ -251,6 +271,9 @@ class StepContext(_Frozen):
             (None when it has none).
         compensate_on: When that compensation counts as registered: ``attempt``
             (before the action runs) or ``success`` (once it succeeded).
+        probe: The activity that answers whether the action took effect (None when
+            the step has none). A probe runs with ``kind`` ``probe`` and the action's
+            idempotency key, so it can look up what the action did.
 
     The fields from ``policy`` on are there so that `temporal_sagas.history` can
     rebuild the whole `SagaState` from the history alone, without extra events.
@@ -264,7 +287,7 @@ class StepContext(_Frozen):
     saga: str
     saga_key: str
     step: str
-    kind: Literal["action", "compensation"]
+    kind: Literal["action", "compensation", "probe"]
     step_key: str
     idempotency_key: str
     workflow_id: str
@@ -273,6 +296,7 @@ class StepContext(_Frozen):
     after_pivot: bool = False
     compensation: str | None = None
     compensate_on: Literal["attempt", "success"] = "attempt"
+    probe: str | None = None
 
     @model_validator(mode="before")
     @classmethod

@@ -19,13 +19,21 @@ from temporalio.exceptions import ApplicationError
 from temporal_sagas import (
     CompensationPolicy,
     NotInSagaActivityError,
+    ProbeResult,
     Saga,
     StepOptions,
     current_step,
 )
 
 ActionMode = Literal[
-    "ok", "fail", "fail_once", "timeout_after_effect", "block", "fail_fatal", "fail_until_fixed"
+    "ok",
+    "fail",
+    "fail_once",
+    "timeout_after_effect",
+    "timeout_no_effect",
+    "block",
+    "fail_fatal",
+    "fail_until_fixed",
 ]
 CompMode = Literal["ok", "fail", "none", "block", "fail_until_fixed"]
 
@@ -40,6 +48,7 @@ class StepScript(BaseModel):
     compensate_on: Literal["attempt", "success"] = "attempt"
     local: bool = False
     sleep_before: float = 0.0
+    probe: bool = False
 
 
 class Script(BaseModel):
@@ -155,6 +164,9 @@ async def act(call: Call) -> Receipt:
     if call.mode == "timeout_after_effect":
         _record("ok")
         await asyncio.sleep(5)
+    if call.mode == "timeout_no_effect":
+        _record("timed out")
+        await asyncio.sleep(5)
     if call.mode == "block":
         _record("blocked")
         await _block(info.workflow_id or "")
@@ -184,8 +196,17 @@ BLOCK_OPTIONS = StepOptions(
 )
 
 
+@activity.defn
+async def probe_act(call: Call) -> ProbeResult:
+    """Whether ``call``'s action took effect: its journal has an ``ok`` under the key."""
+    entry = _record("probed")
+    took = any(e.kind == "action" and e.key == entry.key and e.outcome == "ok" for e in JOURNAL)
+    receipt = Receipt(step=call.step, key=f"probed:{entry.key}") if took else None
+    return ProbeResult(took_effect=took, result=receipt)
+
+
 def _action_options(mode: str) -> StepOptions:
-    if mode == "timeout_after_effect":
+    if mode in ("timeout_after_effect", "timeout_no_effect"):
         return TIMEOUT_OPTIONS
     if mode == "block":
         return BLOCK_OPTIONS
@@ -226,6 +247,7 @@ class ScriptedSaga:
                     pivot=step.pivot,
                     local=step.local,
                     options=_action_options(step.action),
+                    probe=probe_act if step.probe else None,
                 )
                 receipts.append(receipt)
                 if script.abort_after == step.name:
@@ -267,7 +289,7 @@ _COMPENSATIONS = {
     "fail_until_fixed": undo_flaky,
 }
 
-ACTIVITIES = [act, undo_ok, undo_fail, undo_block, undo_flaky]
+ACTIVITIES = [act, undo_ok, undo_fail, undo_block, undo_flaky, probe_act]
 
 
 # -- helpers for tests -----------------------------------------------------------------------

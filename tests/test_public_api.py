@@ -22,6 +22,7 @@ PUBLIC = {
         "OperatorAction",
         "OperatorActionRejected",
         "OperatorRequest",
+        "ProbeResult",
         "Redactor",
         "SAGA_ABORTED",
         "SAGA_COMPENSATED",

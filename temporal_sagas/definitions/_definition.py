@@ -122,6 +122,12 @@ class StepSpec(_Spec):
     compensation_options: OptionsSpec | None = Field(
         None, description="an activity options mapping"
     )
+    probe: str | None = Field(
+        None, description="a registered activity answering whether the action took effect"
+    )
+    ambiguous: tuple[str, ...] = Field(
+        (), description="a list of error types of the action that leave its outcome unknown"
+    )
 
 
 class DefaultsSpec(_Spec):
@@ -186,6 +192,10 @@ class SagaDefinition(_Spec):
         for name, default in _LATER_FIELDS.items():
             if data.get(name) == default:
                 del data[name]
+        for step in data["steps"]:
+            for name, default in _LATER_STEP_FIELDS.items():
+                if step.get(name) == default:
+                    del step[name]
         canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -197,6 +207,8 @@ class SagaDefinition(_Spec):
 
 #: Fields added to `SagaDefinition` after hashes were first recorded, with defaults.
 _LATER_FIELDS: dict[str, Any] = {"search_attributes": True, "audit_log": True}
+#: The same for the fields of each step.
+_LATER_STEP_FIELDS: dict[str, Any] = {"probe": None, "ambiguous": []}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -373,7 +385,11 @@ def check_activities(
     known = sorted(set(activity_names))
     issues = []
     for index, spec in enumerate(definition.steps):
-        for field, name in (("action", spec.action), ("compensation", spec.compensation)):
+        for field, name in (
+            ("action", spec.action),
+            ("compensation", spec.compensation),
+            ("probe", spec.probe),
+        ):
             if name is not None and name not in known:
                 path = f"steps[{index}].{field}"
                 where, line = definition.where(path)

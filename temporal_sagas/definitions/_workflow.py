@@ -197,6 +197,8 @@ class DefinitionSaga:
                     local=spec.local,
                     options=_options(spec.options),
                     compensation_options=_options(spec.compensation_options),
+                    probe=spec.probe,
+                    ambiguous=spec.ambiguous,
                 )
         if definition.output is None:
             return results

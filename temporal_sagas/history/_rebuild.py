@@ -51,6 +51,7 @@ from temporal_sagas._models import (
     CompensationStatus,
     FailureInfo,
     OperatorAction,
+    ProbeResult,
     SagaEvent,
     SagaEventKind,
     SagaState,
@@ -68,6 +69,7 @@ from temporal_sagas.history._steps import (
     Scheduled,
     outcome_attributes,
 )
+from temporal_sagas.workflows._probes import NO_EFFECT, TOOK_EFFECT, UNKNOWN
 from temporal_sagas.workflows._records import failure_info
 
 _converter = pydantic_data_converter
@@ -266,6 +268,9 @@ class _Rebuilder:
         step = self.steps.get(act.context.step)
         if step is None:
             return
+        if act.context.kind == "probe":
+            self.on_probe_done(step, act, failure)
+            return
         if act.context.kind == "action":
             step.status = (
                 StepStatus.COMPLETED
@@ -289,6 +294,22 @@ class _Rebuilder:
                 else SagaEventKind.COMPENSATION_COMPLETED
             )
         self.emit(kind, step=step.name, failure=failure)
+
+    def on_probe_done(self, step: RebuiltStep, act: Scheduled, failure: FailureInfo | None) -> None:
+        """A probe answered (or failed): the step completes, or needs no undo, as live."""
+        if failure is not None or act.result is None:
+            self.emit(SagaEventKind.STEP_PROBED, step=step.name, detail=UNKNOWN, failure=failure)
+            return
+        answer = _payloads.from_payloads(act.result, [ProbeResult])[0]
+        if not answer.took_effect:
+            self.emit(SagaEventKind.STEP_PROBED, step=step.name, detail=NO_EFFECT)
+            if step.registered:
+                step.comp_status = CompensationStatus.NOT_NEEDED
+            return
+        self.emit(SagaEventKind.STEP_PROBED, step=step.name, detail=TOOK_EFFECT)
+        step.status, step.failure, step.closed_at = StepStatus.COMPLETED, None, self.now
+        step.result = _payloads.to_payloads([answer.result])
+        self.emit(SagaEventKind.STEP_COMPLETED, step=step.name)
 
     def on_cancel(self, event: HistoryEvent) -> None:
         """A cancel request: a running forward step fails as cancelled first.
@@ -358,8 +379,9 @@ class _Rebuilder:
         self.activities[event.event_id] = act
         if context.kind == "action":
             self.on_action_scheduled(act)
-        else:
+        elif context.kind == "compensation":
             self.on_compensation_scheduled(act)
+        # A probe shows in the timeline when it answers (`on_probe_done`).
 
     def on_child_initiated(self, event: HistoryEvent) -> None:
         attrs = event.start_child_workflow_execution_initiated_event_attributes

@@ -94,7 +94,7 @@ class Call:
     """One stubbed activity call, as the stub saw it."""
 
     step: str
-    kind: Literal["action", "compensation"]
+    kind: Literal["action", "compensation", "probe"]
     activity: str
     failed: bool
 

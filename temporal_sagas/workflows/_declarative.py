@@ -10,14 +10,14 @@ from __future__ import annotations
 import inspect
 import types
 import typing
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, Protocol, TypeVar, overload
 
 from temporalio import workflow
 
 from temporal_sagas._errors import SagaDefinitionError
-from temporal_sagas._models import CompensationPolicy
+from temporal_sagas._models import CompensationPolicy, ProbeResult
 from temporal_sagas.workflows._options import StepOptions
 from temporal_sagas.workflows._saga import Saga
 
@@ -55,6 +55,8 @@ class SagaStep(Generic[A, R]):
         local: bool,
         options: StepOptions | None,
         compensation_options: StepOptions | None,
+        probe: Callable[..., Awaitable[Any]] | None = None,
+        ambiguous: Sequence[str] = (),
     ) -> None:
         self.name = ""
         self.action = action
@@ -65,6 +67,8 @@ class SagaStep(Generic[A, R]):
         self.local = local
         self.options = options
         self.compensation_options = compensation_options
+        self.probe = probe
+        self.ambiguous = tuple(ambiguous)
         self.takes_arg = len(_positional(action)) > 0
 
     def __set_name__(self, owner: type, name: str) -> None:
@@ -105,6 +109,8 @@ def step(
     local: bool = False,
     options: StepOptions | None = None,
     compensation_options: StepOptions | None = None,
+    probe: Callable[..., Awaitable[ProbeResult]] | None = None,
+    ambiguous: Sequence[str] = (),
 ) -> SagaStep[A, R]: ...
 
 
@@ -118,6 +124,8 @@ def step(
     local: bool = False,
     options: StepOptions | None = None,
     compensation_options: StepOptions | None = None,
+    probe: Callable[..., Awaitable[ProbeResult]] | None = None,
+    ambiguous: Sequence[str] = (),
 ) -> SagaStep[None, R]: ...
 
 
@@ -131,6 +139,8 @@ def step(
     local: bool = False,
     options: StepOptions | None = None,
     compensation_options: StepOptions | None = None,
+    probe: Callable[..., Awaitable[ProbeResult]] | None = None,
+    ambiguous: Sequence[str] = (),
 ) -> SagaStep[Any, Any]:
     """Declare a step of a `saga_workflow` class.
 
@@ -152,6 +162,9 @@ def step(
         local: Run as a local activity.
         options: Activity options for the action (retry policy, timeouts, ...).
         compensation_options: Activity options for the compensation.
+        probe: The activity asked whether the action took effect when its outcome
+            is unknown (see `Saga.step`).
+        ambiguous: ApplicationError types of the action that leave its outcome unknown.
 
     Returns:
         The step declaration, to assign to a class attribute.
@@ -165,6 +178,8 @@ def step(
         local=local,
         options=options,
         compensation_options=compensation_options,
+        probe=probe,
+        ambiguous=ambiguous,
     )
 
 
@@ -321,6 +336,8 @@ async def run_steps(
                 "local": spec.local,
                 "options": spec.options,
                 "compensation_options": spec.compensation_options,
+                "probe": spec.probe,
+                "ambiguous": spec.ambiguous,
             }
             if spec.takes_arg:
                 arg = (

@@ -133,6 +133,12 @@ class Step:
     #: A compensation registered only once the action succeeds (``compensate_on="success"``);
     #: kept so the action's step header can name it for history rebuilds.
     deferred_compensation: Compensation | None = None
+    #: The activity asked whether the action took effect when its outcome is unknown.
+    probe: Any = None
+    probe_name: str | None = None
+    #: ApplicationError types of the action that leave its outcome unknown (a timeout
+    #: always does).
+    ambiguous: tuple[str, ...] = ()
 
     def snapshot(self) -> StepRecord:
         """Freeze this step for the query."""

@@ -160,7 +160,7 @@ class SagaRuntime:
 
     # -- calling activities --------------------------------------------------------------
 
-    def header_for(self, step: Step, kind: Literal["action", "compensation"]) -> bytes:
+    def header_for(self, step: Step, kind: Literal["action", "compensation", "probe"]) -> bytes:
         """The step header an activity of ``step`` carries: its `StepContext`, as JSON."""
         # The step's facts ride along so the history alone can rebuild the SagaState.
         compensation = step.compensation or step.deferred_compensation
@@ -176,6 +176,7 @@ class SagaRuntime:
             after_pivot=step.after_pivot,
             compensation=compensation.activity_name if compensation else None,
             compensate_on="attempt" if step.deferred_compensation is None else "success",
+            probe=step.probe_name,
         )
 
     def start_activity(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from types import TracebackType
 from typing import Any, Literal, NoReturn, TypeVar, overload
@@ -30,12 +30,14 @@ from temporal_sagas._errors import SagaDefinitionError
 from temporal_sagas._models import (
     CompensationPolicy,
     CompensationStatus,
+    ProbeResult,
     SagaEventKind,
     SagaState,
     SagaStatus,
     StepStatus,
 )
 from temporal_sagas._unwrapped import is_cancelled, plain_isinstance
+from temporal_sagas.workflows import _probes as probes
 from temporal_sagas.workflows._compensation import Compensator
 from temporal_sagas.workflows._operator import OperatorDesk
 from temporal_sagas.workflows._options import (
@@ -44,6 +46,7 @@ from temporal_sagas.workflows._options import (
     StepOptions,
     forward_only,
 )
+from temporal_sagas.workflows._probes import is_ambiguous
 from temporal_sagas.workflows._records import Compensation, Ledger, Step, failure_info
 from temporal_sagas.workflows._runtime import ActivityLaunch, SagaRuntime
 from temporal_sagas.workflows._steps import (
@@ -266,6 +269,8 @@ class Saga:
         local: bool = ...,
         options: StepOptions | None = ...,
         compensation_options: StepOptions | None = ...,
+        probe: Callable[..., Awaitable[ProbeResult]] | str | None = ...,
+        ambiguous: Sequence[str] = ...,
     ) -> R: ...
 
     @overload
@@ -283,6 +288,8 @@ class Saga:
         local: bool = ...,
         options: StepOptions | None = ...,
         compensation_options: StepOptions | None = ...,
+        probe: Callable[..., Awaitable[ProbeResult]] | str | None = ...,
+        ambiguous: Sequence[str] = ...,
     ) -> R: ...
 
     @overload
@@ -300,6 +307,8 @@ class Saga:
         local: bool = ...,
         options: StepOptions | None = ...,
         compensation_options: StepOptions | None = ...,
+        probe: Callable[..., Awaitable[ProbeResult]] | str | None = ...,
+        ambiguous: Sequence[str] = ...,
     ) -> R: ...
 
     async def step(
@@ -316,6 +325,8 @@ class Saga:
         options: StepOptions | None = None,
         compensation_options: StepOptions | None = None,
         result_type: type | None = None,
+        probe: Any = None,
+        ambiguous: Sequence[str] = (),
     ) -> Any:
         """Run one step: register its compensation, then run its action.
 
@@ -340,9 +351,15 @@ class Saga:
             options: Activity options for the action.
             compensation_options: Activity options for the compensation.
             result_type: The result type, required when ``action`` is a name.
+            probe: An activity that answers, with a `ProbeResult`, whether the
+                action took effect; asked when the action's outcome is unknown (its
+                last attempt timed out, or it failed with an ``ambiguous`` type). It
+                gets the action's argument and runs under the action's key.
+            ambiguous: ApplicationError types of the action that leave its outcome
+                unknown, as a timeout does.
 
         Returns:
-            The action's result.
+            The action's result (or the probe's, when the probe found it took effect).
         """
         rt = self._runtime()
         step_name = self._next_name(name)
@@ -381,6 +398,9 @@ class Saga:
         if after_pivot:
             step_options = forward_only(step_options)
 
+        if probe is not None:
+            step.probe, step.probe_name = probe, activity_name(probe)
+            step.ambiguous = tuple(ambiguous)
         launch = ActivityLaunch(rt, action, args, step, step_options, local, result_type)
         return await self._run(step, launch, register_after=compensate_on == "success")
 
@@ -546,7 +566,15 @@ class Saga:
             result = await launch(step.activity_id)
         except (FailureError, asyncio.CancelledError) as err:
             self._fail(step, err)
-            raise
+            if step.probe is None or not is_ambiguous(err, step.ambiguous):
+                raise
+            assert isinstance(launch, ActivityLaunch)  # child sagas take no probe
+            answer = await probes.ask(
+                self._runtime(), step, launch.args, launch.options, _result_type(launch)
+            )
+            if answer is None or not answer.took_effect:
+                raise
+            step.failure, result = None, answer.result
         step.compensation = compensation
         self._complete(step, result)
         return result
@@ -623,3 +651,13 @@ class Saga:
     def _operator(self) -> OperatorDesk:
         assert self._desk is not None
         return self._desk
+
+
+def _result_type(launch: ActivityLaunch) -> Any:
+    """The type the action returns: as given, or as its activity function declares."""
+    if launch.result_type is not None:
+        return launch.result_type
+    if isinstance(launch.activity, str):
+        return None
+    defn = getattr(launch.activity, "__temporal_activity_definition", None)
+    return getattr(defn, "ret_type", None)
