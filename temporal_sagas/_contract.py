@@ -80,6 +80,8 @@ def rescue_workflow_id(workflow_id: str, run_id: str) -> str:
 
 #: The workflow type that runs a terminated or timed-out saga's remaining compensations.
 RESCUE_WORKFLOW = "SagaRescue"
+#: The workflow type that asks a saga's probes whether the real systems agree with it.
+RECONCILE_WORKFLOW = "SagaReconcile"
 
 
 # --- Messages: the query and the operator updates ------------------------------------

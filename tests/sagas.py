@@ -198,9 +198,13 @@ BLOCK_OPTIONS = StepOptions(
 
 @activity.defn
 async def probe_act(call: Call) -> ProbeResult:
-    """Whether ``call``'s action took effect: its journal has an ``ok`` under the key."""
+    """Whether ``call``'s effect is there: an ``ok`` action under the key, not undone."""
     entry = _record("probed")
-    took = any(e.kind == "action" and e.key == entry.key and e.outcome == "ok" for e in JOURNAL)
+    done = any(e.kind == "action" and e.key == entry.key and e.outcome == "ok" for e in JOURNAL)
+    undone = any(
+        e.kind == "compensation" and e.step_key == entry.key and e.outcome == "ok" for e in JOURNAL
+    )
+    took = done and not undone
     receipt = Receipt(step=call.step, key=f"probed:{entry.key}") if took else None
     return ProbeResult(took_effect=took, result=receipt)
 

@@ -148,7 +148,7 @@ def list_(
     """List sagas through visibility queries on SagaStatus and SagaName."""
     query = build_query(status=status, name=name, since=since, stuck_for=stuck_for)
     stuck = parse_duration(stuck_for) if stuck_for else None
-    rows = run(_list(connection_from(flags), query, limit, stuck))
+    rows = run(list_sagas(connection_from(flags), query, limit, stuck))
     if as_json:
         for row in rows:
             click.echo(json.dumps(row))
@@ -189,9 +189,10 @@ def build_query(
     name: str | None = None,
     since: str | None = None,
     stuck_for: str | None = None,
+    stuck_statuses: tuple[str, ...] = ("COMPENSATING", "NEEDS_ATTENTION"),
     now: datetime | None = None,
 ) -> str:
-    """Build the visibility query behind ``sagas list``."""
+    """Build the visibility query behind ``sagas list`` (and ``sagas reconcile --stuck-for``)."""
     now = now or datetime.now(UTC)
     clauses = ["SagaStatus IS NOT NULL" if status is None else f"SagaStatus = '{status.upper()}'"]
     if name:
@@ -200,7 +201,8 @@ def build_query(
         clauses.append(f"StartTime >= '{_time(since, now)}'")
     if stuck_for:
         if status is None:
-            clauses[0] = "SagaStatus IN ('COMPENSATING', 'NEEDS_ATTENTION')"
+            listed = ", ".join(f"'{s}'" for s in stuck_statuses)
+            clauses[0] = f"SagaStatus IN ({listed})"
         # A saga in a status for T started at least T ago: a cheap server-side prefilter;
         # the time of the last status change is checked in the history afterwards.
         clauses.append("ExecutionStatus = 'Running'")
@@ -266,7 +268,7 @@ async def fetch_history(
     return await decrypted(history) if decrypt else history
 
 
-async def _list(
+async def list_sagas(
     conn: ConnectOptions, query: str, limit: int, stuck: timedelta | None
 ) -> list[dict[str, Any]]:
     from temporalio.service import RPCError

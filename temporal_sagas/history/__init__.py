@@ -22,6 +22,7 @@ from temporal_sagas.history._files import (
 )
 from temporal_sagas.history._plan import PlannedCompensation, compensation_plan
 from temporal_sagas.history._rebuild import SagaHistoryView, rebuild, saga_state_from_history
+from temporal_sagas.history._reconcile import reconcile_plan
 from temporal_sagas.history._rescue import closed_as, rescue_plan
 
 if TYPE_CHECKING:
@@ -44,6 +45,7 @@ __all__ = [
     "history_file_name",
     "load_history",
     "rebuild",
+    "reconcile_plan",
     "render_saga",
     "rescue_plan",
     "saga_state_from_history",

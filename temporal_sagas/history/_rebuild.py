@@ -20,7 +20,7 @@ policy, and without search attributes a park is not seen.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC as _UTC
 from datetime import datetime
 from typing import Any
@@ -85,12 +85,14 @@ class SagaHistoryView:
         inputs: Per step name, the action's decoded arguments (JSON values).
         results: Per step name, the action's decoded result, when one was recorded.
         correlation_id: The root workflow's id (the saga's own for a root saga).
+        probes: Per step name, the probe activity the step named, for steps with one.
     """
 
     state: SagaState
     inputs: dict[str, list[Any]]
     results: dict[str, Any]
     correlation_id: str = ""
+    probes: dict[str, str] = field(default_factory=dict)
 
 
 class _Rebuilder:
@@ -570,6 +572,7 @@ class _Rebuilder:
             inputs=inputs,
             results=results,
             correlation_id=self.correlation_id or workflow_id,
+            probes={s.name: s.context.probe for s in self.steps.values() if s.context.probe},
         )
 
 

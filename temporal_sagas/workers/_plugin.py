@@ -77,16 +77,17 @@ class SagaPlugin(SimplePlugin):
 
 
 def _with_rescue(existing: Sequence[type] | None) -> list[type]:
-    """A worker that runs workflows also runs `SagaRescue`, with the sagas' activities.
+    """A worker that runs workflows also runs `SagaRescue` and `SagaReconcile`.
 
-    A rescue runs on the rescued saga's task queue, so the workers already polling it
-    (with its compensation activities) run it. An activity-only worker stays one.
+    Both run on a saga's own task queue, so the workers already polling it (with its
+    compensation and probe activities) run them. An activity-only worker stays one.
     """
+    from temporal_sagas.workflows._reconcile import SagaReconcile
     from temporal_sagas.workflows._rescue import SagaRescue
 
     workflows = list(existing or [])
-    if workflows and SagaRescue not in workflows:
-        workflows.append(SagaRescue)
+    if workflows:
+        workflows += [w for w in (SagaRescue, SagaReconcile) if w not in workflows]
     return workflows
 
 

@@ -25,6 +25,7 @@ COMMANDS = {
     "list",
     "outbox",
     "plan",
+    "reconcile",
     "replay",
     "rescue",
     "resolve",
