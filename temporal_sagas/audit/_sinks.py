@@ -26,6 +26,9 @@ from temporal_sagas.audit._events import AUDIT_MARKER, AuditEvent
 
 _errors = logging.getLogger("temporal_sagas.audit.sinks")
 
+#: Audit files are the owner's alone: they name sagas, keys and operators.
+_PRIVATE = 0o600
+
 
 class AuditSinkError(SagaError):
     """An audit sink could not be read or written."""
@@ -96,15 +99,24 @@ class JsonlAuditSink:
     """Audit events as JSON lines in a file, each event id once.
 
     The ids already in the file are read on first write, so a restarted worker
-    does not repeat an event its predecessor wrote. Each write appends one line and
-    flushes it; the file is opened per write so `reconcile` may rewrite it.
+    does not repeat an event its predecessor wrote. The file is opened per write so
+    `reconcile` may rewrite it.
+
+    The file is created readable and writable by its owner only (0600): audit events
+    name sagas, keys and operators. Durability: each line is written with one
+    ``write`` system call (a crash of the worker loses no written line) and, with
+    ``fsync=True`` (the default), forced to disk before `write` returns (a crash of
+    the machine loses none either); ``fsync=False`` leaves that to the OS, and
+    `reconcile` restores from history whatever a crash lost.
 
     Args:
         path: The file; created with its directory when missing.
+        fsync: Force each line to disk before returning.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, fsync: bool = True) -> None:
         self.path = Path(path)
+        self._fsync = fsync
         self._lock = threading.Lock()
         self._ids: set[str] | None = None
 
@@ -115,8 +127,14 @@ class JsonlAuditSink:
             if event.event_id in ids:
                 return
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("a", encoding="utf-8") as out:
-                out.write(event.canonical_json() + "\n")
+            line = (event.canonical_json() + "\n").encode("utf-8")
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, _PRIVATE)
+            try:
+                os.write(fd, line)
+                if self._fsync:
+                    os.fsync(fd)
+            finally:
+                os.close(fd)
             ids.add(event.event_id)
 
     def stored(self, run_id: str) -> list[AuditEvent]:
@@ -139,7 +157,11 @@ class JsonlAuditSink:
                 kept.extend(e.canonical_json() for e in events)
             self.path.parent.mkdir(parents=True, exist_ok=True)
             scratch = self.path.with_name(f".{self.path.name}.reconcile")
-            scratch.write_text("".join(f"{line}\n" for line in kept), encoding="utf-8")
+            fd = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, _PRIVATE)
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.write("".join(f"{line}\n" for line in kept))
+                out.flush()
+                os.fsync(out.fileno())
             os.replace(scratch, self.path)
             self._ids = None
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -59,6 +61,41 @@ def test_jsonl_sink_keeps_each_event_id_once_across_restarts(tmp_path: Path) -> 
     for event in events:
         restarted.write(event)
     assert restarted.stored("run-1") == events
+
+
+def test_jsonl_sink_creates_its_file_for_its_owner_only(tmp_path: Path) -> None:
+    path = tmp_path / "audit" / "audit.jsonl"
+
+    JsonlAuditSink(path).write(trail()[0])
+
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_jsonl_sink_rewrites_keep_the_file_private(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    sink = JsonlAuditSink(path)
+    sink.write(trail()[0])
+
+    sink.replace_run("run-1", trail())
+
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_jsonl_sink_forces_each_line_to_disk_unless_told_not_to(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced: list[int] = []
+    real = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real(fd)))
+
+    for event in trail(count=3):
+        JsonlAuditSink(tmp_path / "durable.jsonl").write(event)
+    durable = len(synced)
+    for event in trail(count=3):
+        JsonlAuditSink(tmp_path / "fast.jsonl", fsync=False).write(event)
+
+    assert durable == 3
+    assert len(synced) == 3
 
 
 def test_reconcile_fills_gaps_drops_phantoms_and_fixes_altered_lines(tmp_path: Path) -> None:
