@@ -31,6 +31,7 @@ from temporal_sagas.activities._stores._base import (
     KeyRecord,
     check_identifier,
 )
+from temporal_sagas.postgres._schema import create_schema
 
 T = TypeVar("T")
 
@@ -75,7 +76,7 @@ class PostgresStore:
         self._pool = pool
         self._own_pool = pool is None
         self._min_size, self._max_size = min_size, max_size
-        check_identifier("table", table)
+        self._table_name = check_identifier("table", table)
         self.table: sql.Composable = (
             sql.Identifier(check_identifier("schema", schema), table)
             if schema
@@ -118,13 +119,16 @@ class PostgresStore:
         self._opened = False
 
     async def create_table(self, conn: AsyncConnection[Any]) -> None:
-        """Create the key-record table on ``conn`` (idempotent; for migrations)."""
-        async with conn.transaction():
-            if self._schema:
-                await conn.execute(
-                    sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self._schema))
-                )
-            await conn.execute(
+        """Create the key-record table on ``conn`` (idempotent; for migrations).
+
+        Safe to run from any number of processes at once: it runs under the table's
+        advisory lock (`create_schema`).
+        """
+        await create_schema(
+            conn,
+            table=self._table_name,
+            schema=self._schema,
+            statements=[
                 sql.SQL(
                     "CREATE TABLE IF NOT EXISTS {} ("
                     " key text PRIMARY KEY,"
@@ -135,7 +139,8 @@ class PostgresStore:
                     " expires_at double precision,"
                     " updated_at double precision NOT NULL)"
                 ).format(self.table)
-            )
+            ],
+        )
 
     async def _fetch(self, query: sql.Composable, params: dict[str, Any]) -> list[TupleRow]:
         await self.open()
