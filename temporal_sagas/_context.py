@@ -33,6 +33,7 @@ def encode_step_header(
     after_pivot: bool,
     compensation: str | None,
     compensate_on: Literal["attempt", "success"],
+    action_completed: bool = False,
 ) -> bytes:
     """The step header's JSON, as `StepContext.model_validate_json` reads it back.
 
@@ -68,6 +69,8 @@ def encode_step_header(
         parts += (',"compensation":', encode_basestring(compensation))
     if compensate_on != "attempt":
         parts += (',"compensate_on":"', compensate_on, '"')
+    if action_completed:
+        parts.append(',"action_completed":true')
     parts.append("}")
     return "".join(parts).encode()
 

@@ -251,6 +251,10 @@ class StepContext(_Frozen):
             (None when it has none).
         compensate_on: When that compensation counts as registered: ``attempt``
             (before the action runs) or ``success`` (once it succeeded).
+        action_completed: For a compensation: the saga saw its action complete (the
+            action's result is recorded in the history). Its idempotency record must
+            then exist; a compensation that finds none may not take it for "never
+            happened" (see `temporal_sagas.activities.action_record`).
 
     The fields from ``policy`` on are there so that `temporal_sagas.history` can
     rebuild the whole `SagaState` from the history alone, without extra events.
@@ -273,6 +277,7 @@ class StepContext(_Frozen):
     after_pivot: bool = False
     compensation: str | None = None
     compensate_on: Literal["attempt", "success"] = "attempt"
+    action_completed: bool = False
 
     @model_validator(mode="before")
     @classmethod

@@ -70,6 +70,7 @@ PUBLIC = {
         "step",
     ],
     "temporal_sagas.activities": [
+        "ACTION_RECORD_MISSING",
         "Claim",
         "DEFAULT_LEASE",
         "DEFAULT_SQLITE_PATH",
@@ -82,11 +83,14 @@ PUBLIC = {
         "IdempotentDefinitionError",
         "KeyRecord",
         "SQLiteStore",
+        "action_record",
         "current_idempotency_key",
         "current_step",
         "default_store",
         "idempotency_headers",
         "idempotent",
+        "refuse_void",
+        "release_closed_sagas",
     ],
     "temporal_sagas.workers": [
         "BackgroundWorker",

@@ -176,6 +176,8 @@ class SagaRuntime:
             after_pivot=step.after_pivot,
             compensation=compensation.activity_name if compensation else None,
             compensate_on="attempt" if step.deferred_compensation is None else "success",
+            # Only a compensation needs it: its action's record must exist then.
+            action_completed=kind == "compensation" and step.has_result,
         )
 
     def start_activity(
