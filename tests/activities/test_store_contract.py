@@ -7,12 +7,16 @@ Temporal server is involved: the guard and the store are under test, not Tempora
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections import Counter
 from contextlib import contextmanager
 from datetime import timedelta
+from pathlib import Path
 from typing import Literal
 
+import psycopg
 import pytest
+from psycopg import sql
 from pydantic import BaseModel, ConfigDict
 from temporalio.exceptions import ApplicationError
 
@@ -24,10 +28,12 @@ from temporal_sagas.activities import (
     IdempotencyKeyBusyError,
     IdempotencyStore,
     KeyRecord,
+    SQLiteStore,
     action_record,
     idempotent,
 )
-from tests.activities.conftest import FakeClock
+from temporal_sagas.postgres import PostgresStore
+from tests.activities.conftest import FakeClock, make_store
 
 
 class Order(BaseModel):
@@ -310,3 +316,41 @@ async def test_a_compensation_whose_action_never_completed_finds_nothing_to_undo
 ) -> None:
     with saga_step("compensation", action_completed=False):
         assert await action_record(store) is None
+
+
+_OLD_LAYOUT = (
+    "CREATE TABLE {} (key text PRIMARY KEY, state text NOT NULL, owner text, result text,"
+    " lease_until double precision, expires_at double precision,"
+    " updated_at double precision NOT NULL)"
+)
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+async def test_a_table_from_before_held_records_is_migrated_on_open_and_keeps_its_rows(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock
+) -> None:
+    store = make_store(kind, request, tmp_path, clock)
+    old_row = ("old", "completed", "o", '"kept"', None, clock.now + 3600, clock.now)
+    if isinstance(store, SQLiteStore):
+        with sqlite3.connect(store.path) as conn:
+            conn.execute(_OLD_LAYOUT.format(store.table))
+            conn.execute(f"INSERT INTO {store.table} VALUES (?, ?, ?, ?, ?, ?, ?)", old_row)
+    else:
+        assert isinstance(store, PostgresStore)
+        with psycopg.connect(request.getfixturevalue("postgres_dsn")) as conn:
+            conn.execute(sql.SQL(_OLD_LAYOUT).format(store.table))
+            conn.execute(
+                sql.SQL("INSERT INTO {} VALUES (%s, %s, %s, %s, %s, %s, %s)").format(store.table),
+                old_row,
+            )
+    try:
+        await store.claim("new", "n", lease=timedelta(seconds=5))
+        await store.complete("new", "n", '"held"', ttl=timedelta(hours=1), workflow_id="t-1")
+
+        old, new = await store.get("old"), await store.get("new")
+    finally:
+        await store.close()
+    assert old is not None
+    assert (old.result, old.workflow_id) == ('"kept"', None)
+    assert new is not None
+    assert (new.workflow_id, new.expires_at) == ("t-1", None)
