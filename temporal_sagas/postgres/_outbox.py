@@ -31,7 +31,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from temporal_sagas._client import start_saga
 from temporal_sagas.activities._stores._base import check_identifier
-from temporal_sagas.postgres._schema import create_schema
+from temporal_sagas.postgres._schema import create_schema, unless_exists
 
 #: Default name of the outbox table.
 DEFAULT_OUTBOX_TABLE = "sagas_outbox"
@@ -121,8 +121,15 @@ async def create_outbox_table(
                 " attempts integer NOT NULL DEFAULT 0,"
                 " last_error text)"
             ).format(t=name),
-            sql.SQL("CREATE INDEX IF NOT EXISTS {i} ON {t} (id) WHERE sent_at IS NULL").format(
-                i=sql.Identifier(f"{table}_unsent"), t=name
+            # Only when missing: even a no-op CREATE INDEX waits for open enqueues.
+            unless_exists(
+                f"{table}_unsent",
+                schema,
+                [
+                    sql.SQL(
+                        "CREATE INDEX IF NOT EXISTS {i} ON {t} (id) WHERE sent_at IS NULL"
+                    ).format(i=sql.Identifier(f"{table}_unsent"), t=name)
+                ],
             ),
         ],
     )

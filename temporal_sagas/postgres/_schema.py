@@ -47,6 +47,23 @@ def _statements(schema: str | None, statements: Sequence[sql.Composed]) -> list[
     return head + list(statements)
 
 
+def unless_exists(
+    relation: str, schema: str | None, statements: Sequence[sql.Composed]
+) -> sql.Composed:
+    """One statement running ``statements`` only when ``relation`` does not exist yet.
+
+    For DDL on a table that may be busy: ``CREATE INDEX IF NOT EXISTS`` and ``ALTER
+    TABLE`` lock the table against writes even when there is nothing to do, so a worker
+    starting beside busy ones would wait for their open transactions and hold up new
+    ones. Make ``relation`` (an index, say) the last thing the statements create.
+    """
+    name = f'"{schema}"."{relation}"' if schema else f'"{relation}"'
+    body = sql.SQL(" ").join(sql.SQL("{};").format(statement) for statement in statements)
+    return sql.SQL("DO $$ BEGIN IF to_regclass({}) IS NULL THEN {} END IF; END $$").format(
+        sql.Literal(name), body
+    )
+
+
 async def create_schema(
     conn: AsyncConnection[Any],
     *,

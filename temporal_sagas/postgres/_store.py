@@ -33,7 +33,7 @@ from temporal_sagas.activities._stores._base import (
     KeyRecord,
     check_identifier,
 )
-from temporal_sagas.postgres._schema import create_schema
+from temporal_sagas.postgres._schema import create_schema, unless_exists
 
 T = TypeVar("T")
 
@@ -131,6 +131,7 @@ class PostgresStore:
         Safe to run from any number of processes at once: it runs under the table's
         advisory lock (`create_schema`).
         """
+        index = f"{self._table_name}_held"
         await create_schema(
             conn,
             table=self._table_name,
@@ -148,14 +149,22 @@ class PostgresStore:
                     " workflow_id text,"
                     " retention double precision)"
                 ).format(self.table),
-                # Tables from before records were held for their saga lack two columns.
-                sql.SQL(
-                    "ALTER TABLE {} ADD COLUMN IF NOT EXISTS workflow_id text,"
-                    " ADD COLUMN IF NOT EXISTS retention double precision"
-                ).format(self.table),
-                sql.SQL(
-                    "CREATE INDEX IF NOT EXISTS {} ON {} (workflow_id) WHERE expires_at IS NULL"
-                ).format(sql.Identifier(f"{self._table_name}_held"), self.table),
+                # Tables from before records were held for their saga lack two columns
+                # and the index (made last, so its presence means all is in place).
+                unless_exists(
+                    index,
+                    self._schema,
+                    [
+                        sql.SQL(
+                            "ALTER TABLE {} ADD COLUMN IF NOT EXISTS workflow_id text,"
+                            " ADD COLUMN IF NOT EXISTS retention double precision"
+                        ).format(self.table),
+                        sql.SQL(
+                            "CREATE INDEX IF NOT EXISTS {} ON {} (workflow_id)"
+                            " WHERE expires_at IS NULL"
+                        ).format(sql.Identifier(index), self.table),
+                    ],
+                ),
             ],
         )
 

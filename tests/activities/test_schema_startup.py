@@ -139,3 +139,37 @@ async def test_stores_relays_and_sinks_creating_one_new_schema_at_once_all_succe
     assert {("sagas", "sagas_idempotency"), ("sagas", "sagas_outbox"), ("sagas", "saga_audit")} <= (
         _tables(fresh_dsn)
     )
+
+
+async def _create_once(dsn: str, piece: str) -> None:
+    if piece == "store":
+        store = PostgresStore(dsn, min_size=1, max_size=1)
+        try:
+            await store.open()
+        finally:
+            await store.close()
+    else:
+        async with await AsyncConnection.connect(dsn, autocommit=True) as conn:
+            await create_outbox_table(conn)
+
+
+_BUSY_WRITE = {
+    "store": "INSERT INTO sagas_idempotency (key, state, updated_at) VALUES ('k', 'pending', 0)",
+    "outbox": (
+        "INSERT INTO sagas_outbox (key, saga, task_queue, payload) VALUES ('k', 's', 'q', '{}')"
+    ),
+}
+
+
+@pytest.mark.parametrize("piece", ["store", "outbox"])
+async def test_a_restart_beside_an_uncommitted_write_does_not_wait_for_it(
+    fresh_dsn: str, piece: str
+) -> None:
+    await _create_once(fresh_dsn, piece)
+    async with await AsyncConnection.connect(fresh_dsn) as busy:
+        await busy.execute(_BUSY_WRITE[piece])  # an app's transaction, still open
+        try:
+            # Any wait for a table lock (a no-op ALTER TABLE or CREATE INDEX) fails at once.
+            await _create_once(f"{fresh_dsn} options='-c lock_timeout=1'", piece)
+        finally:
+            await busy.rollback()
