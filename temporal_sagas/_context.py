@@ -34,6 +34,7 @@ def encode_step_header(
     compensation: str | None,
     compensate_on: Literal["attempt", "success"],
     probe: str | None = None,
+    action_completed: bool = False,
 ) -> bytes:
     """The step header's JSON, as `StepContext.model_validate_json` reads it back.
 
@@ -71,6 +72,8 @@ def encode_step_header(
         parts += (',"compensate_on":"', compensate_on, '"')
     if probe is not None:
         parts += (',"probe":', encode_basestring(probe))
+    if action_completed:
+        parts.append(',"action_completed":true')
     parts.append("}")
     return "".join(parts).encode()
 

@@ -138,6 +138,8 @@ SAGA_INPUT_ERROR = "SagaInputError"
 SAGA_DEFINITION_NOT_FOUND = "SagaDefinitionNotFound"
 #: An activity's result cannot be read as the step's result type.
 SAGA_ACTIVITY_RESULT_ERROR = "SagaActivityResultError"
+#: A compensation found no usable idempotency record of an action that may have run.
+ACTION_RECORD_MISSING = "ActionRecordMissing"
 
 # --- Compensation states ------------------------------------------------------------------
 

@@ -274,6 +274,10 @@ class StepContext(_Frozen):
         probe: The activity that answers whether the action took effect (None when
             the step has none). A probe runs with ``kind`` ``probe`` and the action's
             idempotency key, so it can look up what the action did.
+        action_completed: For a compensation: the saga saw its action complete (the
+            action's result is recorded in the history). Its idempotency record must
+            then exist; a compensation that finds none may not take it for "never
+            happened" (see `temporal_sagas.activities.action_record`).
 
     The fields from ``policy`` on are there so that `temporal_sagas.history` can
     rebuild the whole `SagaState` from the history alone, without extra events.
@@ -297,6 +301,7 @@ class StepContext(_Frozen):
     compensation: str | None = None
     compensate_on: Literal["attempt", "success"] = "attempt"
     probe: str | None = None
+    action_completed: bool = False
 
     @model_validator(mode="before")
     @classmethod

@@ -10,7 +10,10 @@ A compensation first locks the key of the action it undoes, in the same
 transaction. If the action committed, the compensation reverses what it recorded;
 if not, it records a *void* under the action's key, so an action attempt still in
 flight (a zombie after a timeout) finds its key taken and does nothing. Either way
-no money appears or disappears.
+no money appears or disappears. The key records are held while the saga is open, so
+a refund after a week-long parking still finds its withdrawal; when a record is
+missing although the action may have committed, the refund fails loudly instead of
+voiding (the saga parks).
 
 The database comes from ``SAGAS_EXAMPLE_DSN`` (a libpq connection string); the
 tables are created on first use.
@@ -185,7 +188,9 @@ class Bank:
         """Reverse the action recorded under ``action_key``, once, under ``key``.
 
         When the action never committed, a void is recorded under its key instead, so
-        a late attempt of the action cannot take effect after its compensation.
+        a late attempt of the action cannot take effect after its compensation. When
+        it may have committed (its record expired, or the saga saw it complete), the
+        void is refused with a non-retryable ``ActionRecordMissing`` and the saga parks.
         """
         await self.open()
         async with self.pool.connection() as conn, self.store.inbox(conn, key) as done:
@@ -195,8 +200,8 @@ class Bank:
             # row stays locked until the compensation commits.
             async with self.store.inbox(conn, action_key) as action:
                 if not action.completed:
-                    void = Entry(transfer_id="", account="", amount=0, kind="void")
-                    action.record(void)
+                    # Refuses (the saga parks) when the action may have committed.
+                    void = action.void(Entry(transfer_id="", account="", amount=0, kind="void"))
                     return done.record(void)
                 original = action.result(Entry)
             reverse = original.model_copy(update={"amount": -original.amount, "kind": kind})

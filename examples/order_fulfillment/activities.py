@@ -429,11 +429,13 @@ class Services:
         Runs in the compensation's transaction (a savepoint), so the action's key row
         stays locked until the compensation commits. When the action never committed,
         a void is recorded under its key: a late attempt of the action then finds the
-        key completed and does nothing.
+        key completed and does nothing. When the action may have committed after all
+        (its record expired, or the saga saw it complete), `InboxEntry.void` fails
+        for good instead, and the saga parks.
         """
         async with self.store.inbox(conn, action_key) as action:
             if not action.completed:
-                action.record(None)
+                action.void(None)
                 return None
             value = action.result(object)
         return None if value is None else type_.model_validate(value)

@@ -5,6 +5,7 @@ audit sinks are `temporal_sagas.audit`.
 """
 
 from temporal_sagas._context import current_idempotency_key, current_step, idempotency_headers
+from temporal_sagas._contract import ACTION_RECORD_MISSING
 from temporal_sagas.activities._idempotent import (
     DEFAULT_LEASE,
     DEFAULT_TTL,
@@ -13,6 +14,11 @@ from temporal_sagas.activities._idempotent import (
     IdempotentDefinitionError,
     default_store,
     idempotent,
+)
+from temporal_sagas.activities._records import (
+    action_record,
+    refuse_void,
+    release_closed_sagas,
 )
 from temporal_sagas.activities._stores import (
     DEFAULT_SQLITE_PATH,
@@ -25,6 +31,7 @@ from temporal_sagas.activities._stores import (
 )
 
 __all__ = [
+    "ACTION_RECORD_MISSING",
     "DEFAULT_LEASE",
     "DEFAULT_SQLITE_PATH",
     "DEFAULT_TABLE",
@@ -37,9 +44,12 @@ __all__ = [
     "IdempotentDefinitionError",
     "KeyRecord",
     "SQLiteStore",
+    "action_record",
     "current_idempotency_key",
     "current_step",
     "default_store",
     "idempotency_headers",
     "idempotent",
+    "refuse_void",
+    "release_closed_sagas",
 ]

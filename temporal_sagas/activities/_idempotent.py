@@ -27,13 +27,15 @@ from temporalio import activity
 
 from temporal_sagas._context import current_idempotency_key
 from temporal_sagas._errors import SagaError
+from temporal_sagas.activities._records import held_for
 from temporal_sagas.activities._stores import IdempotencyStore, SQLiteStore
 from temporal_sagas.activities._stores._sqlite import DEFAULT_SQLITE_PATH
 
 P = ParamSpec("P")
 T = TypeVar("T")
 
-#: How long a completed record is kept unless ``ttl`` says otherwise.
+#: How long a completed record is kept unless ``ttl`` says otherwise: after its saga
+#: closed (a saga step's record), else after it was written.
 DEFAULT_TTL = timedelta(days=7)
 #: Lease of a claim when neither ``lease`` nor the activity's timeouts give one.
 DEFAULT_LEASE = timedelta(minutes=5)
@@ -93,8 +95,10 @@ def idempotent(
             `default_store`, a SQLite file.
         key: Computes the key from the activity's arguments. Default: the saga
             step's key, `current_idempotency_key`.
-        ttl: How long a completed record answers retries; after that the key is
-            new again.
+        ttl: How long a completed record answers retries once its saga has closed
+            (`release_closed_sagas`); while the saga is open, parked or not, the
+            record never expires. A key outside a saga expires ``ttl`` after it was
+            recorded. After that the key is new again.
         lease: How long a claim holds off other attempts before it is presumed
             crashed. Default: the activity's heartbeat timeout, else its
             start-to-close timeout, else five minutes. It must exceed the time the
@@ -183,7 +187,11 @@ class _Guard:
             await self._release(store, key, owner)
             raise
         if not await store.complete(
-            key, owner, self._adapter.dump_json(result).decode(), ttl=self._ttl
+            key,
+            owner,
+            self._adapter.dump_json(result).decode(),
+            ttl=self._ttl,
+            workflow_id=held_for(),
         ):
             # Our lease ran out and another attempt took the key over: the effect may
             # have happened twice. Say so loudly; the lease is too short for this call.

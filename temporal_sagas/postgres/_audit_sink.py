@@ -12,6 +12,7 @@ from psycopg import sql
 
 from temporal_sagas.activities._stores._base import check_identifier
 from temporal_sagas.audit._events import AuditEvent
+from temporal_sagas.postgres._schema import create_schema_sync
 
 #: The default table of `PostgresAuditSink`.
 DEFAULT_AUDIT_TABLE = "saga_audit"
@@ -37,6 +38,7 @@ class PostgresAuditSink:
     ) -> None:
         self.conninfo = conninfo
         name = check_identifier("table", table)
+        self._name, self._schema = name, schema
         self._table = (
             sql.Identifier(check_identifier("schema", schema), name)
             if schema
@@ -115,13 +117,18 @@ class PostgresAuditSink:
     def _connect(self) -> psycopg.Connection[Any]:
         conn = psycopg.connect(self.conninfo, autocommit=True)
         if not self._created:
-            conn.execute(
-                sql.SQL(
-                    "CREATE TABLE IF NOT EXISTS {} ("
-                    " seq bigserial, event_id text PRIMARY KEY, run_id text NOT NULL,"
-                    " workflow_id text NOT NULL, kind text NOT NULL, at timestamptz NOT NULL,"
-                    " hash text NOT NULL, prev_hash text, body text NOT NULL)"
-                ).format(self._table)
+            create_schema_sync(
+                conn,
+                table=self._name,
+                schema=self._schema,
+                statements=[
+                    sql.SQL(
+                        "CREATE TABLE IF NOT EXISTS {} ("
+                        " seq bigserial, event_id text PRIMARY KEY, run_id text NOT NULL,"
+                        " workflow_id text NOT NULL, kind text NOT NULL, at timestamptz NOT NULL,"
+                        " hash text NOT NULL, prev_hash text, body text NOT NULL)"
+                    ).format(self._table)
+                ],
             )
             self._created = True
         return conn

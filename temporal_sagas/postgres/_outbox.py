@@ -31,6 +31,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from temporal_sagas._client import start_saga
 from temporal_sagas.activities._stores._base import check_identifier
+from temporal_sagas.postgres._schema import create_schema, unless_exists
 
 #: Default name of the outbox table.
 DEFAULT_OUTBOX_TABLE = "sagas_outbox"
@@ -94,14 +95,17 @@ def _table(table: str, schema: str | None) -> sql.Composable:
 async def create_outbox_table(
     conn: AsyncConnection[Any], *, table: str = DEFAULT_OUTBOX_TABLE, schema: str | None = None
 ) -> None:
-    """Create the outbox table and its index if they do not exist (idempotent)."""
+    """Create the outbox table and its index if they do not exist (idempotent).
+
+    Any number of relays and apps may call it at once on an empty database: it runs
+    under the table's advisory lock (`create_schema`).
+    """
     name = _table(table, schema)
-    async with conn.transaction():
-        if schema:
-            await conn.execute(
-                sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema))
-            )
-        await conn.execute(
+    await create_schema(
+        conn,
+        table=table,
+        schema=schema,
+        statements=[
             sql.SQL(
                 "CREATE TABLE IF NOT EXISTS {t} ("
                 " id bigserial PRIMARY KEY,"
@@ -116,13 +120,19 @@ async def create_outbox_table(
                 " run_id text,"
                 " attempts integer NOT NULL DEFAULT 0,"
                 " last_error text)"
-            ).format(t=name)
-        )
-        await conn.execute(
-            sql.SQL("CREATE INDEX IF NOT EXISTS {i} ON {t} (id) WHERE sent_at IS NULL").format(
-                i=sql.Identifier(f"{table}_unsent"), t=name
-            )
-        )
+            ).format(t=name),
+            # Only when missing: even a no-op CREATE INDEX waits for open enqueues.
+            unless_exists(
+                f"{table}_unsent",
+                schema,
+                [
+                    sql.SQL(
+                        "CREATE INDEX IF NOT EXISTS {i} ON {t} (id) WHERE sent_at IS NULL"
+                    ).format(i=sql.Identifier(f"{table}_unsent"), t=name)
+                ],
+            ),
+        ],
+    )
 
 
 async def enqueue_saga(

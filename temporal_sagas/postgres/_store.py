@@ -22,6 +22,8 @@ from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool
 from pydantic import TypeAdapter
 
+from temporal_sagas.activities._idempotent import DEFAULT_TTL
+from temporal_sagas.activities._records import held_for, refuse_void
 from temporal_sagas.activities._stores._base import (
     COMPLETED,
     DEFAULT_TABLE,
@@ -31,11 +33,17 @@ from temporal_sagas.activities._stores._base import (
     KeyRecord,
     check_identifier,
 )
+from temporal_sagas.postgres._schema import create_schema, unless_exists
 
 T = TypeVar("T")
 
 #: How often a claim re-reads a row that changed under it before answering ``busy``.
 _CLAIM_ROUNDS = 5
+
+
+def _expiry(now: float, ttl: timedelta, workflow_id: str | None) -> float | None:
+    """When a record completed now expires: never while held for a saga, else after ``ttl``."""
+    return None if workflow_id is not None else now + ttl.total_seconds()
 
 
 class PostgresStore:
@@ -75,7 +83,7 @@ class PostgresStore:
         self._pool = pool
         self._own_pool = pool is None
         self._min_size, self._max_size = min_size, max_size
-        check_identifier("table", table)
+        self._table_name = check_identifier("table", table)
         self.table: sql.Composable = (
             sql.Identifier(check_identifier("schema", schema), table)
             if schema
@@ -118,13 +126,17 @@ class PostgresStore:
         self._opened = False
 
     async def create_table(self, conn: AsyncConnection[Any]) -> None:
-        """Create the key-record table on ``conn`` (idempotent; for migrations)."""
-        async with conn.transaction():
-            if self._schema:
-                await conn.execute(
-                    sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self._schema))
-                )
-            await conn.execute(
+        """Create the key-record table on ``conn`` (idempotent; for migrations).
+
+        Safe to run from any number of processes at once: it runs under the table's
+        advisory lock (`create_schema`).
+        """
+        index = f"{self._table_name}_held"
+        await create_schema(
+            conn,
+            table=self._table_name,
+            schema=self._schema,
+            statements=[
                 sql.SQL(
                     "CREATE TABLE IF NOT EXISTS {} ("
                     " key text PRIMARY KEY,"
@@ -133,9 +145,28 @@ class PostgresStore:
                     " result text,"
                     " lease_until double precision,"
                     " expires_at double precision,"
-                    " updated_at double precision NOT NULL)"
-                ).format(self.table)
-            )
+                    " updated_at double precision NOT NULL,"
+                    " workflow_id text,"
+                    " retention double precision)"
+                ).format(self.table),
+                # Tables from before records were held for their saga lack two columns
+                # and the index (made last, so its presence means all is in place).
+                unless_exists(
+                    index,
+                    self._schema,
+                    [
+                        sql.SQL(
+                            "ALTER TABLE {} ADD COLUMN IF NOT EXISTS workflow_id text,"
+                            " ADD COLUMN IF NOT EXISTS retention double precision"
+                        ).format(self.table),
+                        sql.SQL(
+                            "CREATE INDEX IF NOT EXISTS {} ON {} (workflow_id)"
+                            " WHERE expires_at IS NULL"
+                        ).format(sql.Identifier(index), self.table),
+                    ],
+                ),
+            ],
+        )
 
     async def _fetch(self, query: sql.Composable, params: dict[str, Any]) -> list[TupleRow]:
         await self.open()
@@ -155,7 +186,7 @@ class PostgresStore:
             " VALUES (%(key)s, %(pending)s, %(owner)s, NULL, %(until)s, NULL, %(now)s)"
             " ON CONFLICT (key) DO UPDATE SET state = EXCLUDED.state, owner = EXCLUDED.owner,"
             " result = NULL, lease_until = EXCLUDED.lease_until, expires_at = NULL,"
-            " updated_at = EXCLUDED.updated_at"
+            " updated_at = EXCLUDED.updated_at, workflow_id = NULL, retention = NULL"
             " WHERE (r.state = %(pending)s AND r.lease_until <= %(now)s)"
             " OR (r.state = %(completed)s AND r.expires_at <= %(now)s)"
             " RETURNING 1"
@@ -185,21 +216,32 @@ class PostgresStore:
                 return Claim("busy", lease_until=lease_until)
         return Claim("busy", lease_until=self._clock())
 
-    async def complete(self, key: str, owner: str, result: str, *, ttl: timedelta) -> bool:
+    async def complete(
+        self,
+        key: str,
+        owner: str,
+        result: str,
+        *,
+        ttl: timedelta,
+        workflow_id: str | None = None,
+    ) -> bool:
         """Record the outcome of ``owner``'s claim (see `IdempotencyStore.complete`)."""
         now = self._clock()
         rows = await self._fetch(
             sql.SQL(
                 "UPDATE {t} SET state = %(completed)s, result = %(result)s, lease_until = NULL,"
-                " expires_at = %(expires)s, updated_at = %(now)s"
+                " expires_at = %(expires)s, updated_at = %(now)s,"
+                " workflow_id = %(workflow_id)s, retention = %(retention)s"
                 " WHERE key = %(key)s AND owner = %(owner)s AND state = %(pending)s RETURNING 1"
             ).format(t=self.table),
             {
                 "completed": COMPLETED,
                 "pending": PENDING,
                 "result": result,
-                "expires": now + ttl.total_seconds(),
+                "expires": _expiry(now, ttl, workflow_id),
                 "now": now,
+                "workflow_id": workflow_id,
+                "retention": ttl.total_seconds(),
                 "key": key,
                 "owner": owner,
             },
@@ -219,8 +261,8 @@ class PostgresStore:
         """Return the record of ``key``, or None."""
         rows = await self._fetch(
             sql.SQL(
-                "SELECT key, state, owner, result, lease_until, expires_at FROM {t}"
-                " WHERE key = %(key)s"
+                "SELECT key, state, owner, result, lease_until, expires_at, workflow_id"
+                " FROM {t} WHERE key = %(key)s"
             ).format(t=self.table),
             {"key": key},
         )
@@ -236,11 +278,34 @@ class PostgresStore:
         )
         return len(rows)
 
+    async def held_sagas(self) -> list[str]:
+        """The workflow ids whose completed records are held."""
+        rows = await self._fetch(
+            sql.SQL(
+                "SELECT DISTINCT workflow_id FROM {t} WHERE state = %(completed)s"
+                " AND expires_at IS NULL AND workflow_id IS NOT NULL ORDER BY workflow_id"
+            ).format(t=self.table),
+            {"completed": COMPLETED},
+        )
+        return [workflow_id for (workflow_id,) in rows]
+
+    async def release_saga(self, workflow_id: str) -> int:
+        """Start the TTL of ``workflow_id``'s held records (see `IdempotencyStore`)."""
+        rows = await self._fetch(
+            sql.SQL(
+                "UPDATE {t} SET expires_at = %(now)s + COALESCE(retention, 0)"
+                " WHERE workflow_id = %(workflow_id)s AND state = %(completed)s"
+                " AND expires_at IS NULL RETURNING 1"
+            ).format(t=self.table),
+            {"now": self._clock(), "workflow_id": workflow_id, "completed": COMPLETED},
+        )
+        return len(rows)
+
     # -- the inbox ---------------------------------------------------------------------------
 
     @asynccontextmanager
     async def inbox(
-        self, conn: AsyncConnection[Any], key: str, *, ttl: timedelta = timedelta(days=7)
+        self, conn: AsyncConnection[Any], key: str, *, ttl: timedelta = DEFAULT_TTL
     ) -> AsyncIterator[InboxEntry]:
         """Record ``key`` in the same transaction as the caller's business write.
 
@@ -250,6 +315,14 @@ class PostgresStore:
         nothing. Otherwise do the business write on ``conn`` and call
         ``entry.record(result)``; the record and the write commit or roll back
         together. A concurrent holder of the same key blocks until this one ends.
+
+        Inside a saga activity the record is held for the saga (it never expires
+        while the saga is open); ``ttl`` counts from its release. Outside a saga it
+        counts from now.
+
+        A compensation opens the inbox of its *action's* key to see what to undo;
+        when the action never committed, it calls `InboxEntry.void`, which refuses
+        (the saga parks) when the action may have committed after all.
 
         Example:
             ```python
@@ -267,6 +340,7 @@ class PostgresStore:
         await self.open()
         now = self._clock()
         owner = f"inbox-{uuid.uuid4().hex}"
+        workflow_id = held_for()
         async with conn.transaction():
             # The insert waits on a concurrent uncommitted insert of the same key; the
             # SELECT ... FOR UPDATE then holds the row until this transaction ends.
@@ -285,8 +359,14 @@ class PostgresStore:
                 (key,),
             )
             state, stored, expires_at = (await cursor.fetchone()) or (None, None, None)
-            done = state == COMPLETED and (expires_at is None or expires_at > now)
-            entry = InboxEntry(key, completed=done, stored=stored if done else None)
+            live = expires_at is None or expires_at > now
+            done = state == COMPLETED and live
+            entry = InboxEntry(
+                key,
+                completed=done,
+                stored=stored if done else None,
+                expired_at=expires_at if state == COMPLETED and not live else None,
+            )
             yield entry
             if entry.completed:
                 return
@@ -298,9 +378,19 @@ class PostgresStore:
             await conn.execute(
                 sql.SQL(
                     "UPDATE {t} SET state = %s, owner = %s, result = %s, lease_until = NULL,"
-                    " expires_at = %s, updated_at = %s WHERE key = %s"
+                    " expires_at = %s, updated_at = %s, workflow_id = %s, retention = %s"
+                    " WHERE key = %s"
                 ).format(t=self.table),
-                (COMPLETED, owner, entry.recorded, now + ttl.total_seconds(), now, key),
+                (
+                    COMPLETED,
+                    owner,
+                    entry.recorded,
+                    _expiry(now, ttl, workflow_id),
+                    now,
+                    workflow_id,
+                    ttl.total_seconds(),
+                    key,
+                ),
             )
 
 
@@ -310,12 +400,17 @@ class InboxEntry:
     Attributes:
         key: The idempotency key.
         completed: True when an earlier transaction already committed this key.
+        expired_at: When a completed record existed but its TTL ran out: the epoch
+            second it expired (the key then reads as not completed).
         recorded: The JSON outcome given to `record`, if any.
     """
 
-    def __init__(self, key: str, *, completed: bool, stored: str | None) -> None:
+    def __init__(
+        self, key: str, *, completed: bool, stored: str | None, expired_at: float | None = None
+    ) -> None:
         self.key = key
         self.completed = completed
+        self.expired_at = expired_at
         self._stored = stored
         self.recorded: str | None = None
 
@@ -335,3 +430,20 @@ class InboxEntry:
         """Set the outcome to commit with the business write; returns ``value``."""
         self.recorded = pydantic_core.to_json(value).decode()
         return value
+
+    def void(self, value: T) -> T:
+        """Record ``value`` under an action's key that never committed, from its compensation.
+
+        The void takes the key, so a late attempt of the action (a zombie after a
+        timeout) finds it completed and does nothing. Recording it is sound only
+        when the missing record proves the action never committed; otherwise this
+        raises and nothing is written.
+
+        Raises:
+            temporalio.exceptions.ApplicationError: Non-retryable, of type
+                ``ActionRecordMissing``, naming the key: the action's record expired,
+                or the saga saw the action complete (see `refuse_void`). The
+                compensation fails for good and the saga parks.
+        """
+        refuse_void(self.key, expired_at=self.expired_at)
+        return self.record(value)

@@ -177,6 +177,8 @@ class SagaRuntime:
             compensation=compensation.activity_name if compensation else None,
             compensate_on="attempt" if step.deferred_compensation is None else "success",
             probe=step.probe_name,
+            # Only a compensation needs it: its action's record must exist then.
+            action_completed=kind == "compensation" and step.has_result,
         )
 
     def start_activity(

@@ -69,8 +69,16 @@ class Delegate:
     async def claim(self, key: str, owner: str, *, lease: timedelta) -> Claim:
         return await self._store().claim(key, owner, lease=lease)
 
-    async def complete(self, key: str, owner: str, result: str, *, ttl: timedelta) -> bool:
-        return await self._store().complete(key, owner, result, ttl=ttl)
+    async def complete(
+        self,
+        key: str,
+        owner: str,
+        result: str,
+        *,
+        ttl: timedelta,
+        workflow_id: str | None = None,
+    ) -> bool:
+        return await self._store().complete(key, owner, result, ttl=ttl, workflow_id=workflow_id)
 
     async def release(self, key: str, owner: str) -> None:
         await self._store().release(key, owner)
@@ -80,6 +88,12 @@ class Delegate:
 
     async def purge_expired(self) -> int:
         return await self._store().purge_expired()
+
+    async def held_sagas(self) -> list[str]:
+        return await self._store().held_sagas()
+
+    async def release_saga(self, workflow_id: str) -> int:
+        return await self._store().release_saga(workflow_id)
 
 
 STORE = Delegate()

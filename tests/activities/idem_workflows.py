@@ -11,6 +11,7 @@ from temporal_sagas import Saga, StepOptions
 
 with workflow.unsafe.imports_passed_through():
     from tests.activities.idem_activities import Charge, Order, Receipt, effect, refuse, undo
+    from tests.activities.parked_activities import Move, deliver, refund, withdraw
 
 RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=20), maximum_attempts=5)
 
@@ -49,3 +50,18 @@ class GateSaga:
     async def run(self, order: Order) -> str:
         await workflow.wait_condition(lambda: self.opened)
         return order.id
+
+
+@workflow.defn
+class ParkedTransfer:
+    """Withdraw, then a delivery that is refused: the refund runs (or parks)."""
+
+    @workflow.run
+    async def run(self, move: Move) -> None:
+        options = StepOptions(start_to_close_timeout=timedelta(seconds=10), retry_policy=RETRY)
+        saga = Saga(
+            "parked", key=move.transfer_id, action_options=options, compensation_options=options
+        )
+        async with saga:
+            await saga.step("withdraw", withdraw, move, compensate=refund)
+            await saga.step("deliver", deliver, move)

@@ -7,20 +7,33 @@ Temporal server is involved: the guard and the store are under test, not Tempora
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections import Counter
+from contextlib import contextmanager
 from datetime import timedelta
+from pathlib import Path
+from typing import Literal
 
+import psycopg
 import pytest
+from psycopg import sql
 from pydantic import BaseModel, ConfigDict
+from temporalio.exceptions import ApplicationError
 
+from temporal_sagas._context import incoming_step
+from temporal_sagas._models import StepContext
 from temporal_sagas.activities import (
+    ACTION_RECORD_MISSING,
     Claim,
     IdempotencyKeyBusyError,
     IdempotencyStore,
     KeyRecord,
+    SQLiteStore,
+    action_record,
     idempotent,
 )
-from tests.activities.conftest import FakeClock
+from temporal_sagas.postgres import PostgresStore
+from tests.activities.conftest import FakeClock, make_store
 
 
 class Order(BaseModel):
@@ -73,8 +86,16 @@ class ObservedStore:
         self.claims.append(claim)
         return claim
 
-    async def complete(self, key: str, owner: str, result: str, *, ttl: timedelta) -> bool:
-        return await self.inner.complete(key, owner, result, ttl=ttl)
+    async def complete(
+        self,
+        key: str,
+        owner: str,
+        result: str,
+        *,
+        ttl: timedelta,
+        workflow_id: str | None = None,
+    ) -> bool:
+        return await self.inner.complete(key, owner, result, ttl=ttl, workflow_id=workflow_id)
 
     async def release(self, key: str, owner: str) -> None:
         await self.inner.release(key, owner)
@@ -84,6 +105,12 @@ class ObservedStore:
 
     async def purge_expired(self) -> int:
         return await self.inner.purge_expired()
+
+    async def held_sagas(self) -> list[str]:
+        return await self.inner.held_sagas()
+
+    async def release_saga(self, workflow_id: str) -> int:
+        return await self.inner.release_saga(workflow_id)
 
 
 def guarded(store: IdempotencyStore, recorder: Recorder, **options: object):  # type: ignore[no-untyped-def]
@@ -204,3 +231,126 @@ async def test_an_owner_whose_lease_was_taken_over_cannot_complete(
     record = await store.get("k")
     assert record is not None
     assert (record.state, record.result) == ("completed", '"on time"')
+
+
+@contextmanager
+def saga_step(kind: Literal["action", "compensation"], *, action_completed: bool = False):  # type: ignore[no-untyped-def]
+    """Run the body as if inside an activity the saga ``transfer``/``t-1`` scheduled."""
+    token = incoming_step.set(
+        StepContext.model_validate(
+            {
+                "saga": "transfer",
+                "saga_key": "t-1",
+                "step": "withdraw",
+                "kind": kind,
+                "action_completed": action_completed,
+            }
+        )
+    )
+    try:
+        yield
+    finally:
+        incoming_step.reset(token)
+
+
+async def test_a_sagas_record_is_held_while_open_and_its_ttl_counts_from_release(
+    store: IdempotencyStore, clock: FakeClock
+) -> None:
+    await store.claim("k", "owner", lease=timedelta(seconds=5))
+    await store.complete("k", "owner", '"done"', ttl=timedelta(hours=1), workflow_id="t-1")
+
+    clock.advance(timedelta(days=30).total_seconds())  # parked for a month
+    assert await store.purge_expired() == 0
+    assert (await store.claim("k", "retry", lease=timedelta(seconds=5))).status == "completed"
+    assert await store.held_sagas() == ["t-1"]
+    assert await store.release_saga("t-1") == 1
+    assert await store.held_sagas() == []
+    clock.advance(3599)
+    assert (await store.claim("k", "retry", lease=timedelta(seconds=5))).status == "completed"
+    clock.advance(2)
+
+    assert await store.purge_expired() == 1
+    assert await store.get("k") is None
+
+
+async def test_a_guarded_call_in_a_saga_step_holds_its_record_for_that_saga(
+    store: IdempotencyStore,
+) -> None:
+    charge = guarded(store, Recorder())
+
+    with saga_step("action"):
+        await charge(Order(id="o1"))
+
+    record = await store.get("charge/o1")
+    assert record is not None
+    assert (record.workflow_id, record.expires_at) == ("t-1", None)
+
+
+async def test_a_compensation_whose_action_completed_but_left_no_record_fails_naming_the_key(
+    store: IdempotencyStore,
+) -> None:
+    with saga_step("compensation", action_completed=True), pytest.raises(ApplicationError) as err:
+        await action_record(store)
+
+    assert err.value.type == ACTION_RECORD_MISSING
+    assert err.value.non_retryable
+    assert "transfer/t-1/withdraw" in str(err.value)
+
+
+async def test_a_compensation_finding_its_actions_record_expired_fails_naming_the_key(
+    store: IdempotencyStore, clock: FakeClock
+) -> None:
+    await store.claim("transfer/t-1/withdraw", "o", lease=timedelta(seconds=5))
+    await store.complete("transfer/t-1/withdraw", "o", '"done"', ttl=timedelta(hours=1))
+    clock.advance(3601)
+
+    with saga_step("compensation"), pytest.raises(ApplicationError) as err:
+        await action_record(store, clock=clock)
+
+    assert err.value.type == ACTION_RECORD_MISSING
+    assert "transfer/t-1/withdraw" in str(err.value)
+
+
+async def test_a_compensation_whose_action_never_completed_finds_nothing_to_undo(
+    store: IdempotencyStore,
+) -> None:
+    with saga_step("compensation", action_completed=False):
+        assert await action_record(store) is None
+
+
+_OLD_LAYOUT = (
+    "CREATE TABLE {} (key text PRIMARY KEY, state text NOT NULL, owner text, result text,"
+    " lease_until double precision, expires_at double precision,"
+    " updated_at double precision NOT NULL)"
+)
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+async def test_a_table_from_before_held_records_is_migrated_on_open_and_keeps_its_rows(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock
+) -> None:
+    store = make_store(kind, request, tmp_path, clock)
+    old_row = ("old", "completed", "o", '"kept"', None, clock.now + 3600, clock.now)
+    if isinstance(store, SQLiteStore):
+        with sqlite3.connect(store.path) as conn:
+            conn.execute(_OLD_LAYOUT.format(store.table))
+            conn.execute(f"INSERT INTO {store.table} VALUES (?, ?, ?, ?, ?, ?, ?)", old_row)
+    else:
+        assert isinstance(store, PostgresStore)
+        with psycopg.connect(request.getfixturevalue("postgres_dsn")) as conn:
+            conn.execute(sql.SQL(_OLD_LAYOUT).format(store.table))
+            conn.execute(
+                sql.SQL("INSERT INTO {} VALUES (%s, %s, %s, %s, %s, %s, %s)").format(store.table),
+                old_row,
+            )
+    try:
+        await store.claim("new", "n", lease=timedelta(seconds=5))
+        await store.complete("new", "n", '"held"', ttl=timedelta(hours=1), workflow_id="t-1")
+
+        old, new = await store.get("old"), await store.get("new")
+    finally:
+        await store.close()
+    assert old is not None
+    assert (old.result, old.workflow_id) == ('"kept"', None)
+    assert new is not None
+    assert (new.workflow_id, new.expires_at) == ("t-1", None)

@@ -58,6 +58,7 @@ def test_the_header_leaves_out_the_keys_and_defaults_a_step_context_derives(kind
         {"policy": CompensationPolicy.PARALLEL, "pivot": True, "compensation": None},
         {"after_pivot": True, "compensation": None},
         {"compensate_on": "success"},
+        {"kind": "compensation", "action_completed": True},
         {"saga_key": 'quote " and \\ back', "step": "ünïcode[2]", "workflow_id": "w\n1"},
     ],
 )
@@ -67,7 +68,12 @@ def test_the_header_reads_back_as_the_steps_context(overrides: dict[str, Any]) -
 
 @pytest.mark.parametrize(
     "overrides",
-    [{}, {"workflow_id": "transfers/t-42", "pivot": True}, {"step": "ünïcode", "saga_key": 'a"b'}],
+    [
+        {},
+        {"workflow_id": "transfers/t-42", "pivot": True},
+        {"step": "ünïcode", "saga_key": 'a"b'},
+        {"kind": "compensation", "action_completed": True},
+    ],
 )
 def test_the_header_has_the_bytes_the_pydantic_dump_would_have(overrides: dict[str, Any]) -> None:
     context = _context(**overrides)

@@ -1,8 +1,12 @@
 """What an idempotency store promises: claim a key, record its outcome, release it.
 
 A key's record is either *pending* (an attempt claimed it and holds a lease) or
-*completed* (the outcome is stored, until the record's TTL runs out). Every store
-implements the same state machine, and one contract test suite runs against all.
+*completed* (the outcome is stored). A completed record of a saga step is *held*:
+it carries its saga's workflow id and no expiry, because a compensation may need it
+however long the saga stays open (parked, say). `release_saga` starts its TTL once
+the saga has closed. A record written outside a saga expires its TTL after
+completion. Every store implements the same state machine, and one contract test
+suite runs against all.
 """
 
 from __future__ import annotations
@@ -46,7 +50,10 @@ class Claim:
 
 @dataclass(frozen=True, slots=True)
 class KeyRecord:
-    """A stored key record, as `IdempotencyStore.get` returns it (for inspection)."""
+    """A stored key record, as `IdempotencyStore.get` returns it (for inspection).
+
+    ``expires_at`` is None while the record is held for its saga (``workflow_id``).
+    """
 
     key: str
     state: Literal["pending", "completed"]
@@ -54,6 +61,7 @@ class KeyRecord:
     result: str | None
     lease_until: float | None
     expires_at: float | None
+    workflow_id: str | None = None
 
 
 @runtime_checkable
@@ -81,8 +89,21 @@ class IdempotencyStore(Protocol):
         """
         ...
 
-    async def complete(self, key: str, owner: str, result: str, *, ttl: timedelta) -> bool:
-        """Record ``result`` for ``key``; False when ``owner`` no longer holds the claim."""
+    async def complete(
+        self,
+        key: str,
+        owner: str,
+        result: str,
+        *,
+        ttl: timedelta,
+        workflow_id: str | None = None,
+    ) -> bool:
+        """Record ``result`` for ``key``; False when ``owner`` no longer holds the claim.
+
+        With ``workflow_id`` (the key belongs to a saga step) the record is held: it
+        never expires until `release_saga` releases that saga's records, and ``ttl``
+        counts from then. Without, it expires ``ttl`` after now.
+        """
         ...
 
     async def release(self, key: str, owner: str) -> None:
@@ -94,7 +115,22 @@ class IdempotencyStore(Protocol):
         ...
 
     async def purge_expired(self) -> int:
-        """Delete completed records past their TTL; return how many were deleted."""
+        """Delete completed records past their TTL; return how many were deleted.
+
+        Held records (of a saga not yet released) are never deleted.
+        """
+        ...
+
+    async def held_sagas(self) -> list[str]:
+        """The workflow ids whose completed records are held (not yet released)."""
+        ...
+
+    async def release_saga(self, workflow_id: str) -> int:
+        """Start the TTL of ``workflow_id``'s held records; return how many were released.
+
+        Call it only once that saga has closed (`release_closed_sagas` checks with
+        Temporal): from then on each record expires its own TTL later.
+        """
         ...
 
 

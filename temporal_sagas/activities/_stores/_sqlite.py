@@ -101,19 +101,31 @@ class SQLiteStore:
             )
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute(
-                f"CREATE TABLE IF NOT EXISTS {self.table} ("
-                " key TEXT PRIMARY KEY,"
-                " state TEXT NOT NULL,"
-                " owner TEXT,"
-                " result TEXT,"
-                " lease_until REAL,"
-                " expires_at REAL,"
-                " updated_at REAL NOT NULL)"
-            )
-            conn.execute(
-                f"CREATE INDEX IF NOT EXISTS {self.table}_expires ON {self.table} (expires_at)"
-            )
+            with self._immediate(conn):  # one creator at a time across processes
+                conn.execute(
+                    f"CREATE TABLE IF NOT EXISTS {self.table} ("
+                    " key TEXT PRIMARY KEY,"
+                    " state TEXT NOT NULL,"
+                    " owner TEXT,"
+                    " result TEXT,"
+                    " lease_until REAL,"
+                    " expires_at REAL,"
+                    " updated_at REAL NOT NULL,"
+                    " workflow_id TEXT,"
+                    " retention REAL)"
+                )
+                # Tables from before records were held for their saga lack two columns.
+                columns = {row[1] for row in conn.execute(f"PRAGMA table_info({self.table})")}
+                for column, kind in (("workflow_id", "TEXT"), ("retention", "REAL")):
+                    if column not in columns:
+                        conn.execute(f"ALTER TABLE {self.table} ADD COLUMN {column} {kind}")
+                conn.execute(
+                    f"CREATE INDEX IF NOT EXISTS {self.table}_expires ON {self.table} (expires_at)"
+                )
+                conn.execute(
+                    f"CREATE INDEX IF NOT EXISTS {self.table}_held"
+                    f" ON {self.table} (workflow_id) WHERE expires_at IS NULL"
+                )
             self._conn = conn
         return self._conn
 
@@ -158,15 +170,26 @@ class SQLiteStore:
 
         return await self._run(claim)
 
-    async def complete(self, key: str, owner: str, result: str, *, ttl: timedelta) -> bool:
+    async def complete(
+        self,
+        key: str,
+        owner: str,
+        result: str,
+        *,
+        ttl: timedelta,
+        workflow_id: str | None = None,
+    ) -> bool:
         """Record the outcome of ``owner``'s claim (see `IdempotencyStore.complete`)."""
+        seconds = ttl.total_seconds()
 
         def complete(conn: sqlite3.Connection) -> bool:
             now = self._clock()
+            expires = None if workflow_id is not None else now + seconds
             cursor = conn.execute(
-                f"UPDATE {self.table} SET state = ?, result = ?, lease_until = NULL, "
-                "expires_at = ?, updated_at = ? WHERE key = ? AND owner = ? AND state = ?",
-                (COMPLETED, result, now + ttl.total_seconds(), now, key, owner, PENDING),
+                f"UPDATE {self.table} SET state = ?, result = ?, lease_until = NULL,"
+                " expires_at = ?, updated_at = ?, workflow_id = ?, retention = ?"
+                " WHERE key = ? AND owner = ? AND state = ?",
+                (COMPLETED, result, expires, now, workflow_id, seconds, key, owner, PENDING),
             )
             return cursor.rowcount == 1
 
@@ -186,8 +209,8 @@ class SQLiteStore:
 
         def get(conn: sqlite3.Connection) -> KeyRecord | None:
             row = conn.execute(
-                f"SELECT key, state, owner, result, lease_until, expires_at FROM {self.table} "
-                "WHERE key = ?",
+                f"SELECT key, state, owner, result, lease_until, expires_at, workflow_id"
+                f" FROM {self.table} WHERE key = ?",
                 (key,),
             ).fetchone()
             return None if row is None else KeyRecord(*row)
@@ -205,3 +228,29 @@ class SQLiteStore:
             return cursor.rowcount
 
         return await self._run(purge)
+
+    async def held_sagas(self) -> list[str]:
+        """The workflow ids whose completed records are held."""
+
+        def held(conn: sqlite3.Connection) -> list[str]:
+            rows = conn.execute(
+                f"SELECT DISTINCT workflow_id FROM {self.table} WHERE state = ?"
+                " AND expires_at IS NULL AND workflow_id IS NOT NULL ORDER BY workflow_id",
+                (COMPLETED,),
+            ).fetchall()
+            return [workflow_id for (workflow_id,) in rows]
+
+        return await self._run(held)
+
+    async def release_saga(self, workflow_id: str) -> int:
+        """Start the TTL of ``workflow_id``'s held records (see `IdempotencyStore`)."""
+
+        def release(conn: sqlite3.Connection) -> int:
+            cursor = conn.execute(
+                f"UPDATE {self.table} SET expires_at = ? + COALESCE(retention, 0)"
+                " WHERE workflow_id = ? AND state = ? AND expires_at IS NULL",
+                (self._clock(), workflow_id, COMPLETED),
+            )
+            return cursor.rowcount
+
+        return await self._run(release)
