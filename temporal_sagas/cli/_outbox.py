@@ -63,6 +63,23 @@ def init(dsn: str, table: str, schema: str | None) -> None:
     default=0.0,
     hidden=True,  # fault injection: widens the crash window between start and mark
 )
+@click.option(
+    "--allow-saga",
+    "allow_sagas",
+    multiple=True,
+    help="A saga (workflow type) rows may start. Repeatable. [required, or --allow-any-saga]",
+)
+@click.option(
+    "--allow-task-queue",
+    "allow_queues",
+    multiple=True,
+    help="A task queue rows may start sagas on. Repeatable. [default: any]",
+)
+@click.option(
+    "--allow-any-saga",
+    is_flag=True,
+    help="Let rows start any workflow type (only for a table only trusted code writes).",
+)
 @connection_options
 def relay(
     dsn: str,
@@ -74,6 +91,9 @@ def relay(
     interval: float,
     batch_size: int,
     pause_after_start: float,
+    allow_sagas: tuple[str, ...],
+    allow_queues: tuple[str, ...],
+    allow_any_saga: bool,
     **flags: Any,
 ) -> None:
     """Start one saga per unsent outbox row and mark the row sent.
@@ -83,6 +103,11 @@ def relay(
     creates no second saga.
     """
     require("sagas outbox", "postgres", "psycopg", "psycopg_pool")
+    if not allow_sagas and not allow_any_saga:
+        raise click.UsageError(
+            "name the sagas rows may start with --allow-saga NAME (repeatable), or pass "
+            "--allow-any-saga for a table only trusted code writes"
+        )
 
     async def main() -> None:
         from psycopg_pool import AsyncConnectionPool
@@ -103,6 +128,8 @@ def relay(
                 ordered=ordered,
                 batch_size=batch_size,
                 pause_after_start=pause_after_start,
+                allowed_sagas=allow_sagas or None,
+                allowed_task_queues=allow_queues or None,
             )
             if once:
                 total = 0

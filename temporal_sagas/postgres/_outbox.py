@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Collection
 from datetime import timedelta
 from typing import Any
 
@@ -70,6 +71,8 @@ class RelayReport(BaseModel):
         already_closed: Rows whose saga had already run and closed; marked sent.
         failed: Rows whose start failed; left unsent, ``last_error`` says why.
         waiting: Ordered rows held back because their aggregate's previous saga runs.
+        refused: Rows naming a saga or task queue not on the relay's allow-list; left
+            unsent, ``last_error`` says which.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -78,6 +81,7 @@ class RelayReport(BaseModel):
     already_closed: int = 0
     failed: int = 0
     waiting: int = 0
+    refused: int = 0
 
     @property
     def sent(self) -> int:
@@ -192,6 +196,10 @@ class OutboxRelay:
             The default never runs a closed saga again, whatever its outcome.
         pause_after_start: Fault injection for tests: sleep this many seconds after
             starting a saga and before marking its row (a crash window on purpose).
+        allowed_sagas: The saga (workflow type) names rows may start; None allows any.
+            Whoever can insert a row can otherwise start any workflow type on any
+            task queue the relay's client may use.
+        allowed_task_queues: The task queues rows may start sagas on; None allows any.
     """
 
     def __init__(
@@ -206,8 +214,12 @@ class OutboxRelay:
         batch_size: int = 100,
         id_reuse_policy: WorkflowIDReusePolicy = WorkflowIDReusePolicy.REJECT_DUPLICATE,
         pause_after_start: float = 0.0,
+        allowed_sagas: Collection[str] | None = None,
+        allowed_task_queues: Collection[str] | None = None,
     ) -> None:
         self._client = client
+        self._sagas = frozenset(allowed_sagas) if allowed_sagas is not None else None
+        self._queues = frozenset(allowed_task_queues) if allowed_task_queues is not None else None
         self._pool = pool
         self._table = _table(table, schema)
         self._id_prefix = id_prefix
@@ -218,7 +230,7 @@ class OutboxRelay:
 
     async def relay_once(self) -> RelayReport:
         """Handle up to ``batch_size`` eligible rows, each in its own transaction."""
-        counts = {"started": 0, "already_closed": 0, "failed": 0, "waiting": 0}
+        counts = {"started": 0, "already_closed": 0, "failed": 0, "waiting": 0, "refused": 0}
         skip: list[int] = []
         for _ in range(self._batch_size):
             outcome = await self._relay_next(skip)
@@ -244,6 +256,11 @@ class OutboxRelay:
             if row is None:
                 return None
             skip.append(row.id)
+            refusal = self._refusal(row)
+            if refusal is not None:
+                _log.warning("outbox.refused", key=row.key, reason=refusal)
+                await self._mark_failed(conn, row, refusal)
+                return "refused"
             if self._ordered and await self._previous_running(conn, row):
                 return "waiting"
             workflow_id = f"{self._id_prefix}{row.key}"
@@ -275,6 +292,14 @@ class OutboxRelay:
                 (workflow_id, run_id, row.id),
             )
             return outcome
+
+    def _refusal(self, row: OutboxRow) -> str | None:
+        """Why ``row`` may not start its saga here, or None."""
+        if self._sagas is not None and row.saga not in self._sagas:
+            return f"refused: saga {row.saga!r} is not on the relay's allow-list"
+        if self._queues is not None and row.task_queue not in self._queues:
+            return f"refused: task queue {row.task_queue!r} is not on the relay's allow-list"
+        return None
 
     async def _next_row(self, conn: AsyncConnection[Any], skip: list[int]) -> OutboxRow | None:
         ordered = (

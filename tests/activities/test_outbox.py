@@ -16,7 +16,13 @@ from temporalio.worker import Worker
 
 from temporal_sagas import start_saga
 from temporal_sagas.activities import SQLiteStore
-from temporal_sagas.postgres import RelayReport, create_outbox_table, enqueue_saga, relay_once
+from temporal_sagas.postgres import (
+    OutboxRelay,
+    RelayReport,
+    create_outbox_table,
+    enqueue_saga,
+    relay_once,
+)
 from tests.activities import idem_activities
 from tests.activities.idem_activities import ACTIVITIES, Order
 from tests.activities.idem_workflows import GateSaga, IdemSaga
@@ -136,3 +142,41 @@ async def test_ordered_relay_starts_an_aggregates_next_row_only_after_its_previo
     assert held == RelayReport(waiting=1)
     assert released == RelayReport(started=1)
     assert status == WorkflowExecutionStatus.RUNNING
+
+
+async def test_a_row_naming_a_saga_off_the_allow_list_is_refused_and_left_unsent(
+    saga_dev_env: WorkflowEnvironment, saga_task_queue: str, pool: AsyncConnectionPool[Any]
+) -> None:
+    allowed, smuggled = new_id("allowed"), new_id("smuggled")
+    await _enqueue(pool, saga_task_queue, allowed)
+    await _enqueue(pool, saga_task_queue, smuggled, saga="AnyOtherWorkflow")
+    relay = OutboxRelay(saga_dev_env.client, pool, allowed_sagas={"IdemSaga"})
+
+    report = await relay.relay_once()
+
+    assert (report.started, report.refused) == (1, 1)
+    assert await _executions(saga_dev_env.client, allowed) == 1
+    assert await _executions(saga_dev_env.client, smuggled) == 0
+    async with pool.connection() as conn:
+        assert not await _sent(conn, smuggled)
+        cursor = await conn.execute(
+            "SELECT last_error FROM sagas_outbox WHERE key = %s", (smuggled,)
+        )
+        row = await cursor.fetchone()
+    assert row is not None
+    assert row[0] == "refused: saga 'AnyOtherWorkflow' is not on the relay's allow-list"
+
+
+async def test_a_row_naming_a_task_queue_off_the_allow_list_is_refused(
+    saga_dev_env: WorkflowEnvironment, saga_task_queue: str, pool: AsyncConnectionPool[Any]
+) -> None:
+    key = new_id("elsewhere")
+    await _enqueue(pool, "someone-elses-queue", key)
+    relay = OutboxRelay(
+        saga_dev_env.client, pool, allowed_sagas={"IdemSaga"}, allowed_task_queues={saga_task_queue}
+    )
+
+    report = await relay.relay_once()
+
+    assert report.refused == 1
+    assert await _executions(saga_dev_env.client, key) == 0

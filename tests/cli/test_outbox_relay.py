@@ -53,6 +53,8 @@ async def _relay(dsn: str, address: str, **env: str) -> asyncio.subprocess.Proce
         "--address",
         address,
         "--once",
+        "--allow-saga",
+        "IdemSaga",
         env={**os.environ, **env},
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL,
