@@ -133,6 +133,8 @@ PUBLIC = {
     ],
     "temporal_sagas.testing": [
         "CaseResult",
+        "CompensationProperty",
+        "CompensationPropertyError",
         "CoverageReport",
         "FailureInjector",
         "HistoryFile",
@@ -142,6 +144,7 @@ PUBLIC = {
         "SagaContractViolation",
         "SagaReplayError",
         "assert_replays",
+        "check_compensation",
         "failure_cases",
         "load_histories",
         "replay_histories",
