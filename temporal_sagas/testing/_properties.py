@@ -192,10 +192,10 @@ async def check_compensation(
     # and hands each example back to this loop, which is free while it waits.
     @chosen
     @hypothesis.given(inputs)
-    def one_example(example: Any) -> None:
+    def compensation_properties(example: Any) -> None:
         asyncio.run_coroutine_threadsafe(runner.run(example), loop).result()
 
-    await asyncio.to_thread(one_example)
+    await asyncio.to_thread(compensation_properties)
     if runner.actions_ok == 0:
         raise SagaContractViolation(
             f"the action raised for every generated input ({runner.actions_failed} tried, "
