@@ -26,6 +26,7 @@ Hypothesis is imported only when a check runs; it comes with the ``[testing]`` e
 from __future__ import annotations
 
 import asyncio
+import copy
 import dataclasses
 import inspect
 import uuid
@@ -141,7 +142,7 @@ async def check_compensation(
         action: The step's action.
         compensate: The step's compensation.
         snapshot: Returns the business state the compensation must restore (sync or
-            async), compared with ``==``. Leave out the bookkeeping the action and
+            async), copied and compared with ``==``. Leave out the bookkeeping the action and
             compensation keep on purpose, such as their idempotency records: those
             stay behind after an undo.
         inputs: A Hypothesis strategy of the step's input.
@@ -291,7 +292,10 @@ class _Runner:
 
     async def _state(self) -> Any:
         state = self.snapshot()
-        return await state if inspect.isawaitable(state) else state
+        if inspect.isawaitable(state):
+            state = await state
+        # A copy: a snapshot that returns the live dict would always equal itself.
+        return copy.deepcopy(state)
 
     async def _probe(self, example: Any, ctx: StepContext) -> bool:
         assert self.probe is not None

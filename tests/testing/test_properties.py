@@ -41,8 +41,8 @@ WITHDRAWALS = st.builds(
 class Bank:
     """Balances, and what each idempotency key did (the amount moved)."""
 
-    def __init__(self) -> None:
-        self.balances = {"alice": START, "bob": START}
+    def __init__(self, start: int = START) -> None:
+        self.balances = {"alice": start, "bob": start}
         self.records: dict[str, int] = {}
 
     def state(self) -> dict[str, int]:
@@ -106,6 +106,23 @@ async def test_a_refund_that_refunds_again_on_a_second_call_fails_idempotent() -
     assert error.example.amount == 1  # Hypothesis shrank the input to the smallest
 
 
+async def test_a_snapshot_of_the_live_balances_still_shows_the_change() -> None:
+    bank = Bank()
+
+    async def refund_nothing(w: Withdrawal) -> None:
+        bank.records[current_idempotency_key()] = 0
+
+    with pytest.raises(CompensationPropertyError, match="'undo' failed") as failed:
+        await check_compensation(
+            bank.withdraw,
+            refund_nothing,
+            snapshot=lambda: bank.balances,  # the bank's own dict, not a copy
+            inputs=WITHDRAWALS,
+            settings=FAST,
+        )
+    assert failed.value.before != failed.value.after
+
+
 async def test_a_refund_that_pays_out_when_nothing_was_withdrawn_fails_nothing_to_undo() -> None:
     bank = Bank()
 
@@ -152,7 +169,9 @@ async def test_a_refund_that_takes_nothing_back_fails_undo() -> None:
 
 
 async def test_a_probe_that_never_sees_the_withdrawal_fails_probe() -> None:
-    bank = Bank()
+    # Rich enough that no withdrawal fails: each failing example stops before its refund,
+    # and a declined withdrawal would fail the probe check elsewhere.
+    bank = Bank(start=10**12)
 
     def lying_probe(w: Withdrawal) -> bool:
         # The seeded bug: looks under the compensation's key, where nothing is yet.
