@@ -137,6 +137,9 @@ async def check_compensation(
     that raises counts as a failed step: its compensation still runs, with None,
     and must still restore the state (the action may have taken effect before it
     failed). Every input failing the action is an error: nothing would be checked.
+    A failing example stops at the property it broke, so what it did stays done:
+    give a fake enough room (funds, stock) that the examples Hypothesis tries while
+    shrinking run as the first failing one did.
 
     Args:
         action: The step's action.
