@@ -157,9 +157,9 @@ async def check_compensation(
             compensation of an action that ran: a record of an undone action may
             well still say that it ran.
         settings: Hypothesis settings (``max_examples``, ``database``...). Without
-            them, the current profile's, with no deadline: the user's system sets
-            the pace. Multiple-bug reports are always off, so the error is one
-            `CompensationPropertyError`.
+            them, the current profile's. The deadline is always off (the user's
+            system sets the pace), and so are multiple-bug reports, so that the
+            error is one `CompensationPropertyError`.
         saga: The saga name in the keys (``<saga>/<saga key>/<step>``).
         step: The step name in the keys; the action's activity name by default.
 
@@ -186,7 +186,9 @@ async def check_compensation(
     )
     chosen = hypothesis.settings(
         settings if settings is not None else hypothesis.settings.default,
-        deadline=settings.deadline if settings is not None else None,
+        # No per-example deadline: the user's system sets the pace, and a timing that
+        # fails one run and passes the next would only make Hypothesis report flakiness.
+        deadline=None,
         report_multiple_bugs=False,
     )
     loop = asyncio.get_running_loop()
