@@ -7,6 +7,7 @@ from the correct refund, and each test asserts on the bank's own balances.
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from dataclasses import dataclass
 
@@ -231,6 +232,23 @@ async def test_each_example_runs_under_the_engines_keys_with_a_saga_key_of_its_o
     assert len(set(action_keys)) == 2 * len(action_keys) // 3
     # The withdrawals the bank recorded are under those same action keys.
     assert {key for key in bank.records if not key.endswith("/compensate")} <= set(action_keys)
+
+
+async def test_a_system_slower_than_hypothesis_default_deadline_passes() -> None:
+    bank = Bank()
+
+    async def slow_withdraw(w: Withdrawal) -> int:
+        await asyncio.sleep(0.25)  # past Hypothesis's default 200 ms deadline
+        return await bank.withdraw(w)
+
+    await check_compensation(
+        slow_withdraw,
+        bank.refund,
+        snapshot=bank.state,
+        inputs=WITHDRAWALS,
+        settings=settings(max_examples=3, database=None),
+    )
+    assert bank.balances == {"alice": START, "bob": START}
 
 
 @activity.defn
