@@ -13,7 +13,16 @@ import sys
 import pytest
 
 #: Optional dependencies (extras) and the CLI's own: never loaded by the core imports.
-EXTRAS = ("psycopg", "psycopg_pool", "cryptography", "yaml", "jsonschema", "jmespath", "click")
+EXTRAS = (
+    "psycopg",
+    "psycopg_pool",
+    "cryptography",
+    "yaml",
+    "jsonschema",
+    "jmespath",
+    "click",
+    "hypothesis",
+)
 
 #: The third-party packages a worker importing the public API may load: the core
 #: dependencies and what they import themselves (structlog loads rich, and rich its

@@ -32,6 +32,7 @@ EXTRA_DISTRIBUTIONS = {
     "jsonschema",
     "jmespath",
     "pytest-asyncio",
+    "hypothesis",
 }
 
 

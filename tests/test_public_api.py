@@ -141,6 +141,8 @@ PUBLIC = {
     ],
     "temporal_sagas.testing": [
         "CaseResult",
+        "CompensationProperty",
+        "CompensationPropertyError",
         "CoverageReport",
         "FailureInjector",
         "HistoryFile",
@@ -150,6 +152,7 @@ PUBLIC = {
         "SagaContractViolation",
         "SagaReplayError",
         "assert_replays",
+        "check_compensation",
         "failure_cases",
         "load_histories",
         "replay_histories",

@@ -1,4 +1,4 @@
-"""Testing helpers for sagas: server environments, replay checks and the pytest plugin."""
+"""Testing helpers for sagas: servers, replay checks, compensation properties, pytest plugin."""
 
 from temporal_sagas.testing._environments import start_dev_server_env, start_time_skipping_env
 from temporal_sagas.testing._injection import (
@@ -8,6 +8,11 @@ from temporal_sagas.testing._injection import (
     InjectionCase,
     SagaContractViolation,
     failure_cases,
+)
+from temporal_sagas.testing._properties import (
+    CompensationProperty,
+    CompensationPropertyError,
+    check_compensation,
 )
 from temporal_sagas.testing._replay import (
     HistoryFile,
@@ -22,6 +27,8 @@ from temporal_sagas.testing._replay import (
 
 __all__ = [
     "CaseResult",
+    "CompensationProperty",
+    "CompensationPropertyError",
     "CoverageReport",
     "FailureInjector",
     "HistoryFile",
@@ -31,6 +38,7 @@ __all__ = [
     "SagaContractViolation",
     "SagaReplayError",
     "assert_replays",
+    "check_compensation",
     "failure_cases",
     "load_histories",
     "replay_histories",
