@@ -32,6 +32,7 @@ ActionMode = Literal[
     "timeout_after_effect",
     "timeout_no_effect",
     "block",
+    "block_then_fail",
     "fail_fatal",
     "fail_until_fixed",
 ]
@@ -61,6 +62,7 @@ class Script(BaseModel):
     park_on_failure: bool = True
     abort_after: str | None = None
     wait_timeout_after: str | None = None
+    hold_after: str | None = None
     audit_log: bool = True
     search_attributes: bool = True
 
@@ -96,6 +98,7 @@ class Entry:
     attempt: int
     outcome: str
     receipt_seen: bool | None = None
+    local: bool = False
 
 
 JOURNAL: list[Entry] = []
@@ -123,7 +126,15 @@ def _record(outcome: str, receipt_seen: bool | None = None) -> Entry:
     except NotInSagaActivityError:  # a hand-written workflow called the activity
         kind = "action" if info.activity_type == "act" else "compensation"
         entry = Entry(
-            info.workflow_id or "", "?", kind, "", "", info.activity_id, info.attempt, outcome
+            info.workflow_id or "",
+            "?",
+            kind,
+            "",
+            "",
+            info.activity_id,
+            info.attempt,
+            outcome,
+            local=info.is_local,
         )
     else:
         entry = Entry(
@@ -136,6 +147,7 @@ def _record(outcome: str, receipt_seen: bool | None = None) -> Entry:
             attempt=info.attempt,
             outcome=outcome,
             receipt_seen=receipt_seen,
+            local=info.is_local,
         )
     JOURNAL.append(entry)
     return entry
@@ -143,8 +155,16 @@ def _record(outcome: str, receipt_seen: bool | None = None) -> Entry:
 
 async def _block(workflow_id: str) -> None:
     event = RELEASE.setdefault(workflow_id, asyncio.Event())
+    # A local activity cannot heartbeat (the SDK only logs a warning); its worker
+    # cancels it directly.
+    local = activity.info().is_local
+    saw_shutdown = False
     while not event.is_set():
-        activity.heartbeat()
+        if not local:
+            activity.heartbeat()
+        if activity.is_worker_shutdown() and not saw_shutdown:
+            saw_shutdown = True
+            _record("saw_shutdown")
         await asyncio.sleep(0.05)
 
 
@@ -167,9 +187,12 @@ async def act(call: Call) -> Receipt:
     if call.mode == "timeout_no_effect":
         _record("timed out")
         await asyncio.sleep(5)
-    if call.mode == "block":
+    if call.mode in ("block", "block_then_fail"):
         _record("blocked")
         await _block(info.workflow_id or "")
+    if call.mode == "block_then_fail":
+        _record("failed")
+        raise ApplicationError(f"{call.step} refused after a wait", non_retryable=True)
     _record("ok")
     return Receipt(step=call.step, key=info.activity_id)
 
@@ -212,7 +235,7 @@ async def probe_act(call: Call) -> ProbeResult:
 def _action_options(mode: str) -> StepOptions:
     if mode in ("timeout_after_effect", "timeout_no_effect"):
         return TIMEOUT_OPTIONS
-    if mode == "block":
+    if mode in ("block", "block_then_fail"):
         return BLOCK_OPTIONS
     return ACTION_OPTIONS
 
@@ -258,6 +281,8 @@ class ScriptedSaga:
                     saga.abort(f"told to stop after {step.name}")
                 if script.wait_timeout_after == step.name:
                     await saga.wait_condition(lambda: False, timeout=0.5)
+                if script.hold_after == step.name:
+                    await saga.wait_condition(lambda: False)
         return Outcome(receipts=tuple(receipts))
 
 
@@ -378,3 +403,68 @@ async def wait_until(predicate: Any, *, polls: int = 600) -> None:
             return
         await asyncio.sleep(0.05)
     raise AssertionError("condition never held")
+
+
+# -- regular and local steps -----------------------------------------------------------------
+
+import json  # noqa: E402
+
+from temporalio.api.history.v1 import HistoryEvent  # noqa: E402
+
+StepKind = Literal["activity", "local"]
+#: The engine contract holds for both; the engine tests run once per kind.
+STEP_KINDS: tuple[StepKind, ...] = ("activity", "local")
+#: The marker the SDK records for each local activity execution.
+LOCAL_MARKER = "core_local_activity"
+
+
+def as_kind(script: Script, kind: StepKind) -> Script:
+    """The same script with every step run as ``kind``."""
+    local = kind == "local"
+    steps = tuple(s.model_copy(update={"local": local}) for s in script.steps)
+    return script.model_copy(update={"steps": steps})
+
+
+def local_marker(event: HistoryEvent) -> dict[str, Any] | None:
+    """The data of a local activity's marker (activity id, attempt, ...), else None."""
+    if not event.HasField("marker_recorded_event_attributes"):
+        return None
+    marker = event.marker_recorded_event_attributes
+    if marker.marker_name != LOCAL_MARKER:
+        return None
+    data: dict[str, Any] = json.loads(marker.details["data"].payloads[0].data)
+    return data
+
+
+async def activity_ids(handle: WorkflowHandle[Any, Any]) -> list[tuple[StepKind, str]]:
+    """Every activity the run's history shows, in order: (kind, activity id).
+
+    A regular activity appears as its ActivityTaskScheduled event; a local one as
+    the MarkerRecorded event the SDK writes once it has an outcome (no scheduled event).
+    """
+    found: list[tuple[StepKind, str]] = []
+    for event in (await handle.fetch_history()).events:
+        if event.HasField("activity_task_scheduled_event_attributes"):
+            found.append(("activity", event.activity_task_scheduled_event_attributes.activity_id))
+        elif (marker := local_marker(event)) is not None:
+            found.append(("local", str(marker["activity_id"])))
+    return found
+
+
+async def ran_as(handle: WorkflowHandle[Any, Any]) -> set[str]:
+    """How the saga's activities ran, by the history and by the activities' own journal.
+
+    ``{"local"}`` only if the history shows local-activity markers and no scheduled
+    activity, and every journal entry was written by a local activity.
+    """
+    history = {kind for kind, _ in await activity_ids(handle)}
+    journal = {"local" if e.local else "activity" for e in entries(handle.id)}
+    return history | journal
+
+
+async def event_types(handle: WorkflowHandle[Any, Any]) -> list[str]:
+    """The run's history as event type names, e.g. ``WORKFLOW_EXECUTION_CANCELED``."""
+    from temporalio.api.enums.v1 import EventType
+
+    prefix = len("EVENT_TYPE_")
+    return [EventType.Name(e.event_type)[prefix:] for e in (await handle.fetch_history()).events]

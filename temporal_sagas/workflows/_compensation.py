@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 from temporal_sagas._contract import COMPENSATION_DONE, round_activity_id
 from temporal_sagas._models import (
@@ -125,7 +125,9 @@ class Compensator:
                 local=comp.local,
                 result_type=None,
             )
-        except ActivityError as err:
+        except (ActivityError, ApplicationError) as err:
+            # A local activity's own failure reaches the workflow unwrapped (its
+            # timeouts and cancels still come as ActivityError).
             comp.status = CompensationStatus.FAILED
             comp.failure = failure_info(err)
             self._rt.emit(SagaEventKind.COMPENSATION_FAILED, step=step.name, failure=comp.failure)

@@ -587,7 +587,8 @@ class Saga:
             activity_id = round_activity_id(step.activity_id, rounds)
             try:
                 result = await launch(activity_id)
-            except (ActivityError, ChildWorkflowError) as err:
+            except (ActivityError, ApplicationError, ChildWorkflowError) as err:
+                # ApplicationError: a local activity's own failure arrives unwrapped.
                 self._fail(step, err)
                 await self._operator().park(
                     [step.name], resume=SagaStatus.RUNNING, allowed=frozenset({"retry"})

@@ -103,3 +103,25 @@ async def test_malformed_history_file_is_one_clear_error(tmp_path: Path) -> None
     result = await sagas(None, "show", "--history", str(bad))
     assert result.exit_code != 0
     assert "is not valid JSON" in str(result.exception)
+
+
+async def test_list_by_name_shows_only_the_sagas_of_that_name(
+    saga_dev_env: WorkflowEnvironment, saga_task_queue: str
+) -> None:
+    client = saga_dev_env.client
+    names = {new_id("payments"): new_id("cli-pay"), new_id("shipping"): new_id("cli-ship")}
+    async with saga_worker(client, saga_task_queue):
+        for name, wid in names.items():
+            script = Script(saga=name, steps=(StepScript(name="a"),))
+            await (await start(client, saga_task_queue, script, wid)).result()
+
+    listed: dict[str, list[str]] = {}
+    for name, wid in names.items():
+        # Visibility catches up with the upserts in its own time: ask until the saga shows.
+        for _ in range(100):
+            result = await sagas(saga_dev_env, "list", "--name", name, "--json")
+            listed[name] = [json.loads(line)["workflow_id"] for line in result.output.splitlines()]
+            if wid in listed[name]:
+                break
+            await asyncio.sleep(0.1)
+    assert listed == {name: [wid] for name, wid in names.items()}

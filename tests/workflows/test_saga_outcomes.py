@@ -15,22 +15,35 @@ from temporal_sagas import (
     StepStatus,
     saga_state,
 )
-from tests.sagas import Script, StepScript, done, entries, new_id, saga_worker, search_status, start
+from tests.sagas import (
+    Script,
+    StepKind,
+    StepScript,
+    as_kind,
+    done,
+    entries,
+    new_id,
+    ran_as,
+    saga_worker,
+    search_status,
+    start,
+)
 
 STEPS = ("reserve", "charge", "ship")
 
 
 async def test_all_steps_succeed_without_compensation(
-    saga_dev_env: WorkflowEnvironment, saga_task_queue: str
+    saga_dev_env: WorkflowEnvironment, saga_task_queue: str, step_kind: StepKind
 ) -> None:
     client, wid = saga_dev_env.client, new_id("ok")
     script = Script(steps=tuple(StepScript(name=n) for n in STEPS))
     async with saga_worker(client, saga_task_queue):
-        handle = await start(client, saga_task_queue, script, wid)
+        handle = await start(client, saga_task_queue, as_kind(script, step_kind), wid)
         outcome = await handle.result()
         state = await saga_state(handle)
         attribute = await search_status(handle)
 
+    assert await ran_as(handle) == {step_kind}
     assert [r.step for r in outcome.receipts] == list(STEPS)
     assert entries(wid, "compensation") == []
     assert state.status is SagaStatus.COMPLETED
@@ -41,18 +54,19 @@ async def test_all_steps_succeed_without_compensation(
 
 @pytest.mark.parametrize("failing", range(len(STEPS)))
 async def test_failed_step_compensates_itself_and_earlier_steps_newest_first(
-    saga_dev_env: WorkflowEnvironment, saga_task_queue: str, failing: int
+    saga_dev_env: WorkflowEnvironment, saga_task_queue: str, failing: int, step_kind: StepKind
 ) -> None:
     client, wid = saga_dev_env.client, new_id(f"fail{failing}")
     steps = tuple(
         StepScript(name=n, action="fail" if i == failing else "ok") for i, n in enumerate(STEPS)
     )
     async with saga_worker(client, saga_task_queue):
-        handle = await start(client, saga_task_queue, Script(steps=steps), wid)
+        handle = await start(client, saga_task_queue, as_kind(Script(steps=steps), step_kind), wid)
         with pytest.raises(WorkflowFailureError) as caught:
             await handle.result()
         state = await saga_state(handle)
 
+    assert await ran_as(handle) == {step_kind}
     expected = list(reversed(STEPS[: failing + 1]))
     assert done(wid, "compensation") == expected
     assert state.compensation_order == expected
@@ -62,15 +76,18 @@ async def test_failed_step_compensates_itself_and_earlier_steps_newest_first(
     error = caught.value.cause
     assert isinstance(error, ApplicationError)
     assert error.type == SAGA_COMPENSATED
-    assert isinstance(error.cause, ActivityError)
-    assert isinstance(error.cause.cause, ApplicationError)
-    assert error.cause.cause.message == f"{STEPS[failing]} refused"
+    # A regular activity's failure comes wrapped in an ActivityError; the SDK hands a
+    # local activity's own failure to the workflow unwrapped.
+    cause = error.cause.cause if step_kind == "activity" else error.cause
+    assert isinstance(error.cause, ActivityError if step_kind == "activity" else ApplicationError)
+    assert isinstance(cause, ApplicationError)
+    assert cause.message == f"{STEPS[failing]} refused"
     assert error.details[0]["compensated"] == expected
 
 
 @pytest.mark.parametrize("failing", range(len(STEPS)))
 async def test_compensate_on_success_skips_the_failed_steps_own_compensation(
-    saga_dev_env: WorkflowEnvironment, saga_task_queue: str, failing: int
+    saga_dev_env: WorkflowEnvironment, saga_task_queue: str, failing: int, step_kind: StepKind
 ) -> None:
     client, wid = saga_dev_env.client, new_id(f"atomic{failing}")
     steps = tuple(
@@ -82,41 +99,44 @@ async def test_compensate_on_success_skips_the_failed_steps_own_compensation(
         for i, n in enumerate(STEPS)
     )
     async with saga_worker(client, saga_task_queue):
-        handle = await start(client, saga_task_queue, Script(steps=steps), wid)
+        handle = await start(client, saga_task_queue, as_kind(Script(steps=steps), step_kind), wid)
         with pytest.raises(WorkflowFailureError):
             await handle.result()
         state = await saga_state(handle)
 
+    assert await ran_as(handle) == {step_kind}
     assert done(wid, "compensation") == list(reversed(STEPS[:failing]))
     assert state.step(STEPS[failing]).compensation is None
     assert state.status is SagaStatus.COMPENSATED
 
 
 async def test_compensation_receives_the_actions_result_when_one_was_recorded(
-    saga_dev_env: WorkflowEnvironment, saga_task_queue: str
+    saga_dev_env: WorkflowEnvironment, saga_task_queue: str, step_kind: StepKind
 ) -> None:
     client, wid = saga_dev_env.client, new_id("result")
     steps = (StepScript(name="reserve"), StepScript(name="charge", action="fail"))
     async with saga_worker(client, saga_task_queue):
-        handle = await start(client, saga_task_queue, Script(steps=steps), wid)
+        handle = await start(client, saga_task_queue, as_kind(Script(steps=steps), step_kind), wid)
         with pytest.raises(WorkflowFailureError):
             await handle.result()
 
+    assert await ran_as(handle) == {step_kind}
     seen = {e.step: e.receipt_seen for e in entries(wid, "compensation")}
     assert seen == {"reserve": True, "charge": False}
 
 
 async def test_action_that_took_effect_then_timed_out_is_compensated_with_its_key(
-    saga_dev_env: WorkflowEnvironment, saga_task_queue: str
+    saga_dev_env: WorkflowEnvironment, saga_task_queue: str, step_kind: StepKind
 ) -> None:
     client, wid = saga_dev_env.client, new_id("timeout")
     steps = (StepScript(name="reserve"), StepScript(name="charge", action="timeout_after_effect"))
     async with saga_worker(client, saga_task_queue):
-        handle = await start(client, saga_task_queue, Script(steps=steps), wid)
+        handle = await start(client, saga_task_queue, as_kind(Script(steps=steps), step_kind), wid)
         with pytest.raises(WorkflowFailureError) as caught:
             await handle.result()
         state = await saga_state(handle)
 
+    assert await ran_as(handle) == {step_kind}
     effect = next(e for e in entries(wid, "action") if e.step == "charge")
     undo = next(e for e in entries(wid, "compensation") if e.step == "charge")
     assert effect.outcome == "ok"  # the effect happened before the timeout
@@ -126,20 +146,24 @@ async def test_action_that_took_effect_then_timed_out_is_compensated_with_its_ke
     assert state.step("charge").compensation.status is CompensationStatus.COMPLETED
     failure = state.step("charge").failure
     assert failure is not None
-    assert any(c.startswith("TimeoutError") for c in failure.causes), failure
+    if step_kind == "activity":
+        assert any(c.startswith("TimeoutError") for c in failure.causes), failure
+    else:  # the local activity's worker timed it out: the failure is the timeout itself
+        assert failure.type == "TimeoutError", failure
     assert isinstance(caught.value.cause.cause, ActivityError)
 
 
 async def test_explicit_abort_compensates_completed_steps(
-    saga_dev_env: WorkflowEnvironment, saga_task_queue: str
+    saga_dev_env: WorkflowEnvironment, saga_task_queue: str, step_kind: StepKind
 ) -> None:
     client, wid = saga_dev_env.client, new_id("abort")
     script = Script(steps=tuple(StepScript(name=n) for n in STEPS), abort_after="charge")
     async with saga_worker(client, saga_task_queue):
-        handle = await start(client, saga_task_queue, script, wid)
+        handle = await start(client, saga_task_queue, as_kind(script, step_kind), wid)
         with pytest.raises(WorkflowFailureError) as caught:
             await handle.result()
 
+    assert await ran_as(handle) == {step_kind}
     assert done(wid, "compensation") == ["charge", "reserve"]
     error = caught.value.cause
     assert isinstance(error, ApplicationError)
@@ -149,16 +173,17 @@ async def test_explicit_abort_compensates_completed_steps(
 
 
 async def test_status_search_attribute_follows_compensation(
-    saga_dev_env: WorkflowEnvironment, saga_task_queue: str
+    saga_dev_env: WorkflowEnvironment, saga_task_queue: str, step_kind: StepKind
 ) -> None:
     client, wid = saga_dev_env.client, new_id("sa")
     steps = (StepScript(name="reserve"), StepScript(name="charge", action="fail"))
     async with saga_worker(client, saga_task_queue):
-        handle = await start(client, saga_task_queue, Script(steps=steps), wid)
+        handle = await start(client, saga_task_queue, as_kind(Script(steps=steps), step_kind), wid)
         with pytest.raises(WorkflowFailureError):
             await handle.result()
         history = await handle.fetch_history()
 
+    assert await ran_as(handle) == {step_kind}
     assert await search_status(handle) == "COMPENSATED"
     upserts = [
         e.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields[
@@ -171,30 +196,32 @@ async def test_status_search_attribute_follows_compensation(
 
 
 async def test_a_wait_that_times_out_inside_the_saga_compensates(
-    saga_dev_env: WorkflowEnvironment, saga_task_queue: str
+    saga_dev_env: WorkflowEnvironment, saga_task_queue: str, step_kind: StepKind
 ) -> None:
     client, wid = saga_dev_env.client, new_id("waited")
     script = Script(steps=tuple(StepScript(name=n) for n in STEPS), wait_timeout_after="charge")
     async with saga_worker(client, saga_task_queue):
-        handle = await start(client, saga_task_queue, script, wid)
+        handle = await start(client, saga_task_queue, as_kind(script, step_kind), wid)
         with pytest.raises(WorkflowFailureError) as caught:
             await handle.result()
 
+    assert await ran_as(handle) == {step_kind}
     assert done(wid, "compensation") == ["charge", "reserve"]
     assert "timed out" in str(caught.value.cause)
 
 
 async def test_the_compensated_outcome_has_no_stack_and_its_cause_keeps_the_activitys(
-    saga_dev_env: WorkflowEnvironment, saga_task_queue: str
+    saga_dev_env: WorkflowEnvironment, saga_task_queue: str, step_kind: StepKind
 ) -> None:
     client, wid = saga_dev_env.client, new_id("no-stack")
     script = Script(steps=(StepScript(name="reserve"), StepScript(name="charge", action="fail")))
     async with saga_worker(client, saga_task_queue):
-        handle = await start(client, saga_task_queue, script, wid)
+        handle = await start(client, saga_task_queue, as_kind(script, step_kind), wid)
         with pytest.raises(WorkflowFailureError):
             await handle.result()
     history = await handle.fetch_history()
 
+    assert await ran_as(handle) == {step_kind}
     [failure] = [
         e.workflow_execution_failed_event_attributes.failure
         for e in history.events
@@ -202,7 +229,10 @@ async def test_the_compensated_outcome_has_no_stack_and_its_cause_keeps_the_acti
     ]
     assert failure.application_failure_info.type == SAGA_COMPENSATED
     assert failure.stack_trace == ""
-    # The cause is the activity's failure as the activity worker reported it.
-    activity_failure = failure.cause.cause
+    # The cause is the activity's failure as the activity worker reported it: under an
+    # ActivityFailure for a regular activity, directly for a local one.
+    if step_kind == "activity":
+        assert failure.cause.HasField("activity_failure_info")
+    activity_failure = failure.cause.cause if step_kind == "activity" else failure.cause
     assert activity_failure.message == "charge refused"
     assert activity_failure.stack_trace != ""
