@@ -8,6 +8,8 @@ first in the processor chain (before any sink and the renderer); see
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Iterable, Mapping, MutableMapping
 from typing import Any
 
@@ -35,7 +37,14 @@ DEFAULT_REDACTED_KEYS = frozenset(
 )
 #: What a redacted value is replaced with.
 REDACTED = "[REDACTED]"
+#: What a card number found in free text is replaced with.
+REDACTED_CARD = "[REDACTED CARD]"
+#: More key names to redact, comma separated, for the worker's logs and the CLI's output.
+ENV_REDACT_KEYS = "SAGAS_REDACT_KEYS"
 _MAX_DEPTH = 12
+# 13 to 19 digits, optionally grouped by single spaces or dashes: the shapes card
+# numbers are written in. A candidate is masked only if it passes the Luhn check.
+_CARD = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])")
 
 
 def drop_replayed(
@@ -67,6 +76,16 @@ class Redactor:
         base = DEFAULT_REDACTED_KEYS if keys is None else keys
         self.keys = frozenset(_norm(k) for k in (*base, *extra_keys))
 
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Redactor:
+        """The default keys plus those listed in ``SAGAS_REDACT_KEYS``."""
+        listed = (os.environ if environ is None else environ).get(ENV_REDACT_KEYS, "")
+        return cls(extra_keys=[k.strip() for k in listed.split(",") if k.strip()])
+
+    def redact_text(self, text: str) -> str:
+        """``text`` with every card number in it masked (free text: messages, errors)."""
+        return _CARD.sub(_mask_card, text)
+
     def __call__(
         self, logger: Any, method: str, event_dict: MutableMapping[str, Any]
     ) -> MutableMapping[str, Any]:
@@ -81,6 +100,8 @@ class Redactor:
             return REDACTED
         if isinstance(value, SecretStr | SecretBytes):
             return "**********"
+        if isinstance(value, str):
+            return self.redact_text(value)
         if depth >= _MAX_DEPTH:
             return value
         if isinstance(value, BaseModel):
@@ -109,11 +130,26 @@ def audit_processors(
     """
     from temporal_sagas.audit._sinks import AuditSinkProcessor
 
-    chosen = redactor or Redactor(extra_keys=redact_keys)
+    chosen = redactor or Redactor(extra_keys=[*redact_keys, *Redactor.from_env().keys])
     chain: list[Any] = [drop_replayed, chosen]
     if sinks:
         chain.append(AuditSinkProcessor(*sinks))
     return chain
+
+
+def _mask_card(match: re.Match[str]) -> str:
+    digits = [int(c) for c in match.group() if c.isdigit()]
+    return REDACTED_CARD if _luhn(digits) else match.group()
+
+
+def _luhn(digits: list[int]) -> bool:
+    total = 0
+    for index, digit in enumerate(reversed(digits)):
+        if index % 2:
+            digit *= 2
+            digit -= 9 if digit > 9 else 0
+        total += digit
+    return total % 10 == 0
 
 
 def _norm(key: str) -> str:

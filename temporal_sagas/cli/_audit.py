@@ -14,6 +14,7 @@ from temporal_sagas.cli._connection import (
     decrypted,
     run,
 )
+from temporal_sagas.cli._redaction import redaction, unredacted_option
 
 if TYPE_CHECKING:
     from temporalio.client import WorkflowHistory
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Make this JSON-lines log hold exactly the history's events for the run.",
 )
+@unredacted_option
 @connection_options
 def audit(
     workflow_id: str | None,
@@ -53,6 +55,7 @@ def audit(
     as_json: bool,
     verify_file: Path | None,
     reconcile_file: Path | None,
+    unredacted: bool,
     **flags: Any,
 ) -> None:
     """Print a saga's audit trail, rebuilt from its history (ids and hashes included)."""
@@ -70,11 +73,15 @@ def audit(
     elif reconcile_file is not None:
         _reconcile(trail, reconcile_file)
     elif as_json:
+        # Redacted lines no longer match their hashes: --unredacted prints the exact
+        # canonical JSON the chain covers.
+        redact = redaction(unredacted)
         for event in trail:
-            click.echo(event.canonical_json())
+            click.echo(redact(event.canonical_json()))
     else:
+        redact = redaction(unredacted)
         for event in trail:
-            click.echo(_line(event))
+            click.echo(redact(_line(event)))
 
 
 def _line(event: AuditEvent) -> str:

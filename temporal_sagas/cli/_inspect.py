@@ -17,6 +17,7 @@ from temporal_sagas.cli._connection import (
     decrypted,
     run,
 )
+from temporal_sagas.cli._redaction import redaction, unredacted_option
 
 if TYPE_CHECKING:
     from temporalio.client import Client, WorkflowHistory
@@ -45,6 +46,7 @@ _STATUSES = [
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the SagaState as JSON.")
 @click.option("--width", type=int, default=110, show_default=True, help="Console width.")
+@unredacted_option
 @connection_options
 def show(
     workflow_id: str | None,
@@ -52,6 +54,7 @@ def show(
     history_file: Path | None,
     as_json: bool,
     width: int,
+    unredacted: bool,
     **flags: Any,
 ) -> None:
     """Show a saga: forward lane, compensation lane and what runs now."""
@@ -65,10 +68,11 @@ def show(
     else:
         history = run(_fetch(conn, workflow_id, run_id))
     state = rebuild(history).state
+    redact = redaction(unredacted)
     if as_json:
-        click.echo(state.model_dump_json(indent=2))
+        click.echo(json.dumps(redact(state.model_dump(mode="json")), indent=2))
         return
-    click.echo(render_saga(state, width=width), nl=False)
+    click.echo(redact(render_saga(state, width=width)), nl=False)
     if history_file is None and closed_as(history) is not None:
         click.echo(run(_rescue_line(conn, state.workflow_id, state.run_id)))
 
@@ -98,16 +102,20 @@ async def _rescue_line(conn: ConnectOptions, workflow_id: str, run_id: str) -> s
 @click.argument("workflow_id")
 @click.option("--run", "run_id", help="A specific run; the latest run by default.")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+@unredacted_option
 @connection_options
-def plan(workflow_id: str, run_id: str | None, as_json: bool, **flags: Any) -> None:
+def plan(
+    workflow_id: str, run_id: str | None, as_json: bool, unredacted: bool, **flags: Any
+) -> None:
     """List the compensations that would run if the saga failed now, newest first."""
     from temporal_sagas.history import compensation_plan, rebuild
 
     history = run(_fetch(connection_from(flags), workflow_id, run_id))
     view = rebuild(history)
     steps = compensation_plan(view)
+    redact = redaction(unredacted)
     if as_json:
-        click.echo(json.dumps([s.model_dump(mode="json") for s in steps], indent=2))
+        click.echo(json.dumps(redact([s.model_dump(mode="json") for s in steps]), indent=2))
         return
     if not steps:
         why = "it is closed" if view.state.status.is_terminal else "nothing is left to undo"
@@ -117,9 +125,10 @@ def plan(workflow_id: str, run_id: str | None, as_json: bool, **flags: Any) -> N
         return
     for index, step in enumerate(steps, start=1):
         click.echo(f"{index}. {step.activity} for step {step.step} (key {step.idempotency_key})")
-        click.echo(f"   input:  {json.dumps(step.input)}")
+        click.echo(f"   input:  {json.dumps(redact(step.input))}")
         click.echo(
-            f"   result: {json.dumps(step.action_result)} (action {step.action_status.value})"
+            f"   result: {json.dumps(redact(step.action_result))} "
+            f"(action {step.action_status.value})"
         )
 
 

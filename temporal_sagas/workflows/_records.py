@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, cast
@@ -59,7 +60,14 @@ def _type_label(error: BaseException) -> str:
 
 
 def _message(error: BaseException) -> str:
-    return error.message if plain_isinstance(error, FailureError) else str(error)
+    text = error.message if plain_isinstance(error, FailureError) else str(error)
+    # A pydantic validation error quotes the input it refused (which may be a secret);
+    # the saga's state and audit trail keep where and why, never the value.
+    return _ECHOED_INPUT.sub("", text) if "input_value=" in text else text
+
+
+#: The part of a pydantic validation message that repeats the refused input.
+_ECHOED_INPUT = re.compile(r", input_value=.*?, input_type=[\w.]+")
 
 
 #: A timeline entry: the fields of a `SagaEvent`, in declaration order, the two enums

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from temporalio.exceptions import ActivityError, ApplicationError
 
 from temporal_sagas._models import FailureInfo
@@ -45,3 +46,18 @@ def test_an_error_given_a_new_cause_is_described_again() -> None:
 
     assert failure_info(error).causes == ("ValueError: bad amount",)
     assert first.causes == ("Declined: card declined",)
+
+
+def test_a_validation_error_keeps_where_and_why_but_not_the_refused_input() -> None:
+    from pydantic import BaseModel, ValidationError
+
+    class Card(BaseModel):
+        number: int
+
+    with pytest.raises(ValidationError) as raised:
+        Card(number="4111 1111 1111 1111")  # type: ignore[arg-type]
+
+    info = failure_info(raised.value)
+
+    assert "number\n  Input should be a valid integer" in info.message
+    assert "4111" not in info.message
