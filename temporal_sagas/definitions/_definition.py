@@ -13,6 +13,7 @@ import dataclasses
 import difflib
 import hashlib
 import json
+import os
 import re
 import typing
 from collections.abc import Iterable, Sequence
@@ -245,12 +246,14 @@ def load_definition(path: str | Path) -> SagaDefinition:
     source = str(file)
     try:
         with file.open("rb") as stream:
-            # At most one byte past the limit: a size from stat() can lie (a pipe, /dev/zero).
-            raw = stream.read(MAX_DEFINITION_BYTES + 1)
+            # A regular file's size says it all; other files (a pipe, /dev/zero) are read
+            # to at most one byte past the limit.
+            too_large = os.fstat(stream.fileno()).st_size > MAX_DEFINITION_BYTES
+            raw = b"" if too_large else stream.read(MAX_DEFINITION_BYTES + 1)
     except OSError as err:
         issue = DefinitionIssue(source, "<file>", f"cannot read: {err.strerror}")
         raise InvalidDefinitionError([issue]) from err
-    if len(raw) > MAX_DEFINITION_BYTES:
+    if too_large or len(raw) > MAX_DEFINITION_BYTES:
         raise InvalidDefinitionError([_too_large(source)])
     try:
         text = raw.decode("utf-8")

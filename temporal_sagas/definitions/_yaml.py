@@ -27,6 +27,10 @@ with workflow.unsafe.imports_passed_through():
 _BASE: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+_TOO_DEEP = f"nested deeper than {MAX_DEFINITION_DEPTH} levels"
+_FLATTEN = "flatten the structure: no definition needs this depth"
+
+
 class DocumentRefused(Exception):
     """The text cannot be read as a definition; where and why."""
 
@@ -63,8 +67,8 @@ class _Loader(Composer, _BASE):  # type: ignore[misc]
         if len(self._paths) >= MAX_DEFINITION_DEPTH:
             raise DocumentRefused(
                 where,
-                f"nested deeper than {MAX_DEFINITION_DEPTH} levels",
-                "flatten the structure: no definition needs this depth",
+                _TOO_DEEP,
+                _FLATTEN,
                 line,
             )
         self._nodes += 1
@@ -122,6 +126,13 @@ def load_yaml(text: str) -> tuple[Any, dict[str, int]]:
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         problem = getattr(err, "problem", None) or str(err)
+        if "maximum nesting depth" in problem:  # libyaml's own cap, met while scanning ahead
+            raise DocumentRefused(
+                "<root>",
+                _TOO_DEEP,
+                _FLATTEN,
+                mark.line + 1 if mark is not None else None,
+            ) from None
         raise DocumentRefused(
             "<syntax>",
             f"not valid YAML/JSON: {' '.join(problem.split())}",
