@@ -32,19 +32,18 @@ def nested_nots(depth: int) -> str:
     return HEAD + "input_schema: " + "{not: " * (depth - 2) + "{}" + "}" * (depth - 2) + "\n"
 
 
-def many_steps(count: int, *, enum_bytes: int = 0) -> str:
-    """A valid definition: ``count`` steps, an ``input_schema`` enum of about ``enum_bytes``."""
+def many_steps(count: int, *, enum_items: int = 0, padding: int = 0) -> str:
+    """A valid definition: ``count`` steps, an enum of ``enum_items``, ``padding`` more bytes."""
     steps = "".join(
         f"  - name: s{i}\n    action: act{i % 7}\n    compensation: undo{i % 7}\n"
         f"    input: input.items[{i % 50}]\n"
         for i in range(count)
     )
-    codes, size = [], 0
-    while size < enum_bytes:
-        codes.append(f"      - code-{len(codes):08d}-abcdefghijklmnopqrstuvwxyz\n")
-        size += len(codes[-1])
-    schema = "input_schema:\n  properties:\n    code:\n      enum:\n" + "".join(codes)
-    return "name: big\nversion: 1\n" + (schema if codes else "") + "steps:\n" + steps
+    enum = ", ".join(str(i) for i in range(enum_items))
+    return (
+        f"name: big\nversion: 1\ndescription: {'x' * padding}\n"
+        f"input_schema: {{enum: [{enum}]}}\nsteps:\n{steps}"
+    )
 
 
 def remote_ref(url: str) -> str:
