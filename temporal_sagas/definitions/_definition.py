@@ -228,7 +228,12 @@ class InvalidDefinitionError(SagaDefinitionError):
 
     def __init__(self, issues: Sequence[DefinitionIssue]) -> None:
         self.issues = tuple(issues)
-        super().__init__("invalid saga definition:\n" + "\n".join(f"  {i}" for i in self.issues))
+        if len(self.issues) == 1:  # one line, as the CLI prints any SagaError
+            super().__init__(f"invalid saga definition: {self.issues[0]}")
+        else:
+            super().__init__(
+                "invalid saga definition:\n" + "\n".join(f"  {i}" for i in self.issues)
+            )
 
 
 # -- loading ---------------------------------------------------------------------------------
