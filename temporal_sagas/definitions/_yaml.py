@@ -13,6 +13,7 @@ pure-Python one.
 from __future__ import annotations
 
 import typing
+from collections.abc import Callable
 from typing import Any
 
 from temporalio import workflow
@@ -42,15 +43,17 @@ class DocumentRefused(Exception):
         self.line = line
 
 
-class _Loader(Composer, _BASE):  # type: ignore[misc]
-    """A safe loader whose composer refuses anchors, aliases, depth and size beyond limits."""
+class _Bounded(Composer):
+    """A composer that refuses anchors, aliases, depth and size beyond the limits.
 
-    def __init__(self, text: str) -> None:
-        _BASE.__init__(self, text)
-        self.anchors: dict[str, Any] = {}
-        self.lines: dict[str, int] = {}
-        self._paths: list[str] = []
-        self._nodes = 0
+    A class of its own so that it comes first in the method order of a loader built on
+    either parser (the pure-Python `SafeLoader` already has `Composer` among its bases).
+    """
+
+    lines: dict[str, int]
+    _paths: list[str]
+    _nodes: int
+    peek_event: Callable[[], Any]  # from the parser it is combined with
 
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
         event = self.peek_event()
@@ -65,12 +68,7 @@ class _Loader(Composer, _BASE):  # type: ignore[misc]
                 line,
             )
         if len(self._paths) >= MAX_DEFINITION_DEPTH:
-            raise DocumentRefused(
-                where,
-                _TOO_DEEP,
-                _FLATTEN,
-                line,
-            )
+            raise DocumentRefused(where, _TOO_DEEP, _FLATTEN, line)
         self._nodes += 1
         if self._nodes > MAX_DEFINITION_NODES:
             raise DocumentRefused(
@@ -90,16 +88,6 @@ class _Loader(Composer, _BASE):  # type: ignore[misc]
             self._paths.pop()
         return typing.cast(yaml.Node, node)
 
-    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
-        try:
-            return super().construct_object(node, deep)
-        except (ValueError, OverflowError) as err:  # e.g. a 5,000-digit integer, 2024-13-45
-            shown = repr(node.value) if isinstance(node.value, str) else node.tag
-            shown = shown if len(shown) <= 40 else shown[:37] + "..."
-            raise yaml.constructor.ConstructorError(
-                None, None, f"cannot read the value {shown}: {err}", node.start_mark
-            ) from err
-
     def _path(self, parent: yaml.Node | None, index: Any) -> str:
         if parent is None:
             return ""
@@ -110,6 +98,34 @@ class _Loader(Composer, _BASE):  # type: ignore[misc]
             return above
         key = index.value if isinstance(index, yaml.ScalarNode) else "<key>"
         return f"{above}.{key}" if above else str(key)
+
+
+def loader_on(base: Any) -> Any:
+    """A loader class: ``base`` (`SafeLoader` or `CSafeLoader`) with the bounded composer."""
+
+    class Loader(_Bounded, base):  # type: ignore[misc]
+        def __init__(self, text: str) -> None:
+            base.__init__(self, text)
+            self.anchors: dict[str, Any] = {}
+            self.lines = {}
+            self._paths = []
+            self._nodes = 0
+
+        def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+            try:
+                return super().construct_object(node, deep)
+            except (ValueError, OverflowError) as err:  # e.g. a 5,000-digit int, 2024-13-45
+                shown = repr(node.value) if isinstance(node.value, str) else node.tag
+                shown = shown if len(shown) <= 40 else shown[:37] + "..."
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"cannot read the value {shown}: {err}", node.start_mark
+                ) from err
+
+    return Loader
+
+
+#: The loader definitions are read with: libyaml's parser when PyYAML has it.
+_Loader = loader_on(_BASE)
 
 
 def load_yaml(text: str) -> tuple[Any, dict[str, int]]:
@@ -127,12 +143,8 @@ def load_yaml(text: str) -> tuple[Any, dict[str, int]]:
         mark = getattr(err, "problem_mark", None)
         problem = getattr(err, "problem", None) or str(err)
         if "maximum nesting depth" in problem:  # libyaml's own cap, met while scanning ahead
-            raise DocumentRefused(
-                "<root>",
-                _TOO_DEEP,
-                _FLATTEN,
-                mark.line + 1 if mark is not None else None,
-            ) from None
+            line = mark.line + 1 if mark is not None else None
+            raise DocumentRefused("<root>", _TOO_DEEP, _FLATTEN, line) from None
         raise DocumentRefused(
             "<syntax>",
             f"not valid YAML/JSON: {' '.join(problem.split())}",

@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from temporal_sagas.definitions import InvalidDefinitionError, parse_definition
+from temporal_sagas.definitions import InvalidDefinitionError, _yaml, parse_definition
 from temporal_sagas.definitions._limits import MAX_DEFINITION_DEPTH, MAX_DEFINITION_NODES
-from temporal_sagas.definitions._yaml import _Loader
 from tests.definitions.hostile import HEAD, alias_bomb, deep_block, deep_flow, line_of, nested_nots
 
 
@@ -115,7 +114,17 @@ def test_two_documents_in_one_file_are_refused_at_the_second() -> None:
 def test_definitions_are_parsed_by_libyaml_when_pyyaml_has_it() -> None:
     if not yaml.__with_libyaml__:
         pytest.skip("PyYAML was built without libyaml")
-
     from yaml.cyaml import CParser
 
-    assert issubclass(_Loader, CParser)
+    assert issubclass(_yaml._Loader, CParser)
+
+
+def test_the_pure_python_parser_refuses_the_same_hostile_texts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_yaml, "_Loader", _yaml.loader_on(yaml.SafeLoader))
+    bomb, deep = alias_bomb(), deep_flow(20_000)
+
+    assert "anchors and aliases" in _refused(bomb).issues[0].message
+    assert _refused(deep).issues[0].message == f"nested deeper than {MAX_DEFINITION_DEPTH} levels"
+    assert parse_definition(nested_nots(MAX_DEFINITION_DEPTH)).name == "hostile"
