@@ -13,6 +13,7 @@ import dataclasses
 import difflib
 import hashlib
 import json
+import os
 import re
 import typing
 from collections.abc import Iterable, Sequence
@@ -33,12 +34,13 @@ from temporalio.common import RetryPolicy
 
 from temporal_sagas._errors import SagaDefinitionError
 from temporal_sagas._models import CompensationPolicy
+from temporal_sagas.definitions._limits import MAX_DEFINITION_BYTES, MAX_STEPS
+from temporal_sagas.definitions._schemas import schema_problems
+from temporal_sagas.definitions._yaml import DocumentRefused, load_yaml
 from temporal_sagas.workflows._options import StepOptions
 
 with workflow.unsafe.imports_passed_through():
     import jmespath
-    import jsonschema
-    import yaml
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -166,7 +168,9 @@ class SagaDefinition(_Spec):
     search_attributes: bool = Field(True, description="true or false")
     audit_log: bool = Field(True, description="true or false")
     defaults: DefaultsSpec = Field(DefaultsSpec(), description="a mapping: action, compensation")
-    steps: tuple[StepSpec, ...] = Field(min_length=1, description="a list of at least one step")
+    steps: tuple[StepSpec, ...] = Field(
+        min_length=1, max_length=MAX_STEPS, description=f"a list of 1 to {MAX_STEPS} steps"
+    )
     output: str | None = Field(None, description="a JMESPath over {input, steps}")
 
     # Where the definition was read from, and the line of each path in it: so that a
@@ -236,7 +240,12 @@ class InvalidDefinitionError(SagaDefinitionError):
 
     def __init__(self, issues: Sequence[DefinitionIssue]) -> None:
         self.issues = tuple(issues)
-        super().__init__("invalid saga definition:\n" + "\n".join(f"  {i}" for i in self.issues))
+        if len(self.issues) == 1:  # one line, as the CLI prints any SagaError
+            super().__init__(f"invalid saga definition: {self.issues[0]}")
+        else:
+            super().__init__(
+                "invalid saga definition:\n" + "\n".join(f"  {i}" for i in self.issues)
+            )
 
 
 # -- loading ---------------------------------------------------------------------------------
@@ -245,36 +254,54 @@ class InvalidDefinitionError(SagaDefinitionError):
 def load_definition(path: str | Path) -> SagaDefinition:
     """Load and validate a definition from a ``.yaml``, ``.yml`` or ``.json`` file.
 
+    A file larger than `MAX_DEFINITION_BYTES` is refused before it is read.
+
     Raises:
         InvalidDefinitionError: The file cannot be read or the definition is invalid.
     """
     file = Path(path)
+    source = str(file)
     try:
-        text = file.read_text(encoding="utf-8")
+        with file.open("rb") as stream:
+            # A regular file's size says it all; other files (a pipe, /dev/zero) are read
+            # to at most one byte past the limit.
+            too_large = os.fstat(stream.fileno()).st_size > MAX_DEFINITION_BYTES
+            raw = b"" if too_large else stream.read(MAX_DEFINITION_BYTES + 1)
     except OSError as err:
-        issue = DefinitionIssue(str(file), "<file>", f"cannot read: {err.strerror}")
+        issue = DefinitionIssue(source, "<file>", f"cannot read: {err.strerror}")
         raise InvalidDefinitionError([issue]) from err
-    return parse_definition(text, source=str(file))
+    if too_large or len(raw) > MAX_DEFINITION_BYTES:
+        raise InvalidDefinitionError([_too_large(source)])
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        issue = DefinitionIssue(
+            source,
+            "<file>",
+            f"not UTF-8 text: byte {err.start} cannot be decoded",
+            "save the file as UTF-8",
+            raw.count(b"\n", 0, err.start) + 1,
+        )
+        raise InvalidDefinitionError([issue]) from None
+    return parse_definition(text, source=source)
 
 
 def parse_definition(text: str, *, source: str = "<definition>") -> SagaDefinition:
     """Parse and validate a definition from YAML or JSON text.
 
+    The text is parsed once, with libyaml when PyYAML has it. Anchors and aliases are
+    refused, and so is text beyond the limits of `temporal_sagas.definitions._limits`.
+
     Raises:
         InvalidDefinitionError: The text is not a valid definition.
     """
+    if len(text) > MAX_DEFINITION_BYTES or len(text.encode("utf-8")) > MAX_DEFINITION_BYTES:
+        raise InvalidDefinitionError([_too_large(source)])
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(err, "problem", None) or str(err)
-        issue = DefinitionIssue(
-            source, "<syntax>", f"not valid YAML/JSON: {problem}", "fix the syntax", line
-        )
-        raise InvalidDefinitionError([issue]) from err
-    lines = _line_index(node)
+        data, lines = load_yaml(text)
+    except DocumentRefused as refused:
+        issue = DefinitionIssue(source, refused.path, refused.message, refused.hint, refused.line)
+        raise InvalidDefinitionError([issue]) from None
     if not isinstance(data, dict):
         issue = DefinitionIssue(
             source,
@@ -282,6 +309,16 @@ def parse_definition(text: str, *, source: str = "<definition>") -> SagaDefiniti
             f"expected a mapping, got {type(data).__name__}",
             "start with `name:`, `version:` and `steps:`",
             lines.get("<root>", 1),
+        )
+        raise InvalidDefinitionError([issue])
+    steps = data.get("steps")
+    if isinstance(steps, list) and len(steps) > MAX_STEPS:
+        issue = DefinitionIssue(
+            source,
+            "steps",
+            f"{len(steps)} steps; a saga has at most {MAX_STEPS}",
+            "split the saga into child sagas",
+            _line_of(lines, "steps"),
         )
         raise InvalidDefinitionError([issue])
     try:
@@ -299,6 +336,16 @@ def parse_definition(text: str, *, source: str = "<definition>") -> SagaDefiniti
     return definition
 
 
+def _too_large(source: str) -> DefinitionIssue:
+    return DefinitionIssue(
+        source,
+        "<file>",
+        f"larger than {MAX_DEFINITION_BYTES} bytes, the limit for a definition",
+        "keep large data (lookup tables, fixtures) out of the definition",
+        None,
+    )
+
+
 # -- semantic checks ---------------------------------------------------------------------------
 
 
@@ -311,19 +358,7 @@ def check_definition(definition: SagaDefinition) -> list[DefinitionIssue]:
     if definition.key is not None:
         issues += _check_jmespath("key", definition.key, roots={"input"}, steps=())
     if definition.input_schema is not None:
-        try:
-            jsonschema.validators.validator_for(definition.input_schema).check_schema(
-                definition.input_schema
-            )
-        except jsonschema.SchemaError as err:
-            path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err.path)
-            add(
-                _issue(
-                    f"input_schema{path}",
-                    f"not a valid JSON Schema: {err.message}",
-                    "see the JSON Schema reference for the allowed keywords and types",
-                )
-            )
+        issues += [_issue(*p) for p in schema_problems(definition.input_schema)]
     seen: list[str] = []
     pivot: str | None = None
     for index, spec in enumerate(definition.steps):
@@ -479,26 +514,6 @@ def _root_refs(node: dict[str, Any]) -> list[tuple[str, str | None]]:
 
 
 # -- locating errors ---------------------------------------------------------------------------
-
-
-def _line_index(node: yaml.Node | None) -> dict[str, int]:
-    """Map definition paths (``steps[2].compensation``) to 1-based line numbers."""
-    lines: dict[str, int] = {}
-
-    def walk(n: yaml.Node, path: str) -> None:
-        lines.setdefault(path or "<root>", n.start_mark.line + 1)
-        if isinstance(n, yaml.MappingNode):
-            for key, value in n.value:
-                child = f"{path}.{key.value}" if path else str(key.value)
-                lines[child] = key.start_mark.line + 1
-                walk(value, child)
-        elif isinstance(n, yaml.SequenceNode):
-            for index, item in enumerate(n.value):
-                walk(item, f"{path}[{index}]")
-
-    if node is not None:
-        walk(node, "")
-    return lines
 
 
 _LAST_PART = re.compile(r"(\.[^.\[]+|\[\d+\])$")

@@ -34,12 +34,12 @@ from temporal_sagas.definitions._definition import (
     check_activities,
     load_definition,
 )
+from temporal_sagas.definitions._schemas import Unresolvable, validator
 from temporal_sagas.workflows._options import StepOptions
 from temporal_sagas.workflows._saga import Saga
 
 with workflow.unsafe.imports_passed_through():
     import jmespath
-    import jsonschema
 
 
 class DefinitionSagaInput(BaseModel):
@@ -234,14 +234,20 @@ def input_problems(definition: SagaDefinition, value: Any) -> str | None:
     """What is wrong with ``value`` as the input of ``definition``, or None if it fits.
 
     The same checks run in the workflow (before any step) and in ``sagas start``
-    (before anything starts): the ``input_schema``, and a ``key`` expression that must
-    give a non-empty string.
+    (before anything starts): the ``input_schema`` (whose references are never
+    fetched), and a ``key`` expression that must give a non-empty string.
     """
     if definition.input_schema is not None:
-        validator = jsonschema.validators.validator_for(definition.input_schema)(
-            definition.input_schema
-        )
-        errors = sorted(validator.iter_errors(value), key=lambda e: list(e.path))
+        # A validator that never fetches: in the workflow a fetch would fail the task on
+        # every attempt; here, an unresolvable reference fails the input instead.
+        try:
+            errors = sorted(
+                validator(definition.input_schema).iter_errors(value), key=lambda e: list(e.path)
+            )
+        except Unresolvable as err:
+            return f"its input_schema has a reference that cannot be resolved: {err}"
+        except RecursionError:
+            return "it is nested too deeply to check against the input_schema"
         if errors:
             listed = "; ".join(f"{e.json_path}: {e.message}" for e in errors[:5])
             return f"it does not match the input_schema: {listed}"

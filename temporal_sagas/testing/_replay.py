@@ -40,6 +40,7 @@ from temporalio.runtime import (
 from temporalio.worker import Plugin, Replayer
 
 from temporal_sagas._errors import SagaError
+from temporal_sagas.history._files import read_history_json
 from temporal_sagas.workers._plugin import SagaPlugin
 
 __all__ = [
@@ -162,12 +163,11 @@ def read_history(path: Path) -> WorkflowHistory:
     """Read one history file in either accepted layout.
 
     Raises:
-        SagaError: The file is not JSON, or not a Temporal history.
+        SagaError: The file is not JSON, or not a Temporal history (`SagaHistoryError`
+            when it cannot be read, is beyond the history file limits or is not JSON).
     """
-    try:
-        document: Any = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        raise SagaError(f"cannot read history file {path}: {err}") from err
+    # Within the size and nesting limits of every history file (docs/inspection.md).
+    document: Any = read_history_json(path)
     if isinstance(document, dict) and "history" in document and "workflow_id" in document:
         workflow_id, body = str(document["workflow_id"]), document["history"]
     else:
@@ -181,7 +181,9 @@ def read_history(path: Path) -> WorkflowHistory:
     try:
         return WorkflowHistory.from_json(workflow_id, body)
     except Exception as err:
-        raise SagaError(f"{path} is not a valid Temporal history: {err}") from err
+        raise SagaError(
+            f"{path} is not a valid Temporal history: {' '.join(str(err).split())[:500]}"
+        ) from err
 
 
 def _workflow_id_from_name(path: Path) -> str:

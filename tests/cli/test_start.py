@@ -16,7 +16,9 @@ from temporalio.testing import WorkflowEnvironment
 from temporal_sagas import SagaInputError, SagaStatus, saga_state
 from temporal_sagas.cli._main import cli
 from temporal_sagas.workers import WorkerSettings, build_worker
+from tests.cli.bounded import run_sagas
 from tests.cli.start_app import app
+from tests.definitions import hostile
 from tests.sagas import new_id
 from tests.workflows.trip_styles import TRIP_YAML, journal
 
@@ -172,3 +174,23 @@ async def test_a_saga_that_compensates_prints_its_failure_and_exits_one(
     assert result.exit_code == 1
     assert "did not complete: SagaCompensated" in result.output
     assert history.events[-1].event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED
+
+
+def test_a_hostile_definition_file_is_one_error_line_and_starts_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "bomb.yaml"
+    path.write_text(hostile.alias_bomb())
+    line = hostile.line_of(path.read_text(), "&a")
+
+    run = run_sagas(
+        tmp_path,
+        *("start", "hostile", "--input", "{}", "--id", "x", "--task-queue", "q"),
+        *("--definition", str(path)),
+    )
+
+    assert run.code == 1
+    assert run.stderr.splitlines() == [
+        f"error: invalid saga definition: {path}:{line}: input_schema.a: YAML anchors and "
+        "aliases are not allowed in a definition (hint: write the repeated part out in full "
+        "(use `defaults:` for shared options))"
+    ]
+    assert run.max_rss_mb < 200

@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from temporal_sagas.cli._validate import graph, validate
+from temporal_sagas.definitions._limits import (
+    MAX_DEFINITION_BYTES,
+    MAX_DEFINITION_NODES,
+    MAX_STEPS,
+)
+from tests.cli.bounded import run_sagas
+from tests.definitions import hostile
 
 DEFINITIONS = Path(__file__).resolve().parents[1] / "definitions"
 TRIP = str(DEFINITIONS / "trip.yaml")
@@ -70,3 +79,48 @@ def test_graph_of_a_class_marks_the_pivot_and_has_no_compensation_after_it() -> 
     assert '    s1{{"flight<br/>reserve_flight<br/>pivot: no return"}}' in result.output
     assert "s1_undo" not in result.output
     assert "s2_undo" not in result.output
+
+
+HOSTILE = {
+    "alias-bomb": lambda: hostile.alias_bomb(),
+    "20000-levels-deep": lambda: hostile.deep_flow(20_000),
+    "5-mb": lambda: hostile.many_steps(1000, padding=5_000_000),
+    "remote-ref": lambda: hostile.remote_ref("http://127.0.0.1:9/x.json"),
+}
+
+
+@pytest.mark.parametrize("make", HOSTILE.values(), ids=HOSTILE.keys())
+def test_validate_refuses_a_hostile_definition_in_one_line_within_200_mb(
+    tmp_path: Path, make: Callable[[], str]
+) -> None:
+    path = tmp_path / "hostile.yaml"
+    path.write_text(make())
+
+    run = run_sagas(tmp_path, "validate", str(path))
+
+    assert run.code == 1
+    assert len(run.stderr.splitlines()) == 1, run.stderr
+    assert run.stderr.startswith(f"error: {path}")
+    assert "Traceback" not in run.stderr + run.stdout
+    assert run.max_rss_mb < 200
+
+
+def test_validate_reads_a_definition_at_the_size_and_value_limits_within_200_mb(
+    tmp_path: Path,
+) -> None:
+    # About 9,000 values in the steps, the rest in one enum; the description fills the bytes.
+    unpadded = hostile.many_steps(MAX_STEPS, enum_items=MAX_DEFINITION_NODES - 10_000)
+    path = tmp_path / "large.yaml"
+    path.write_text(
+        hostile.many_steps(
+            MAX_STEPS,
+            enum_items=MAX_DEFINITION_NODES - 10_000,
+            padding=MAX_DEFINITION_BYTES - len(unpadded) - 10,
+        )
+    )
+
+    run = run_sagas(tmp_path, "validate", str(path))
+
+    assert run.code == 0, run.stderr
+    assert run.stdout.startswith(f"ok: {path}: big@v1, {MAX_STEPS} steps")
+    assert run.max_rss_mb < 200

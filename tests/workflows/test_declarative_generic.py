@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import socket
 import uuid
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,7 @@ from temporal_sagas.definitions import (
     DEFINITIONS,
     DefinitionSaga,
     DefinitionSagaInput,
+    SagaDefinition,
     parse_definition,
     register_definition,
 )
@@ -179,3 +182,42 @@ async def test_definition_with_audit_log_and_search_attributes_off_logs_and_upse
     assert logged == []
     assert upserted.isdisjoint({SAGA_NAME.name, SAGA_STATUS.name})  # the patch marker's only
     assert [e.kind for e in audit_trail(history)][-1] is SagaEventKind.SAGA_CLOSED
+
+
+async def test_a_schema_reference_outside_the_schema_fails_the_saga_and_is_never_fetched(
+    saga_dev_env: WorkflowEnvironment, saga_task_queue: str
+) -> None:
+    client, wid = saga_dev_env.client, new_id("remote-ref")
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        listener.setblocking(False)
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}/trip.json"
+        # Built in code, so parse_definition's refusal of remote references never ran.
+        definition = SagaDefinition.model_validate(
+            {
+                "name": f"remote-{uuid.uuid4().hex[:6]}",
+                "version": 1,
+                "input_schema": {"properties": {"trip_id": {"$ref": url}}},
+                "steps": [{"name": "car", "action": "reserve_car"}],
+            }
+        )
+        register_definition(definition)
+        request = DefinitionSagaInput(name=definition.name, version=1, input={"trip_id": wid})
+        async with Worker(
+            client, task_queue=saga_task_queue, workflows=[DefinitionSaga], activities=ACTIVITIES
+        ):
+            handle = await client.start_workflow(
+                DefinitionSaga.run, request, id=wid, task_queue=saga_task_queue
+            )
+            with pytest.raises(WorkflowFailureError) as caught:
+                # Bounded: a workflow task failing on the reference would retry forever.
+                await asyncio.wait_for(handle.result(), 30)
+            history = await handle.fetch_history()
+        with pytest.raises(BlockingIOError):
+            listener.accept()  # nobody connected
+
+    error = caught.value.cause
+    assert isinstance(error, ApplicationError)
+    assert (error.type, error.non_retryable) == ("SagaInputError", True)
+    assert f"{url}" in error.message
+    assert journal(wid) == []
+    assert not any(e.HasField("workflow_task_failed_event_attributes") for e in history.events)
