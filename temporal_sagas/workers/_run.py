@@ -144,6 +144,7 @@ async def serve(app: SagaApp, settings: WorkerSettings) -> int:
             settings.connect_options(),
             runtime=runtime,
             passthrough_modules=app.passthrough_modules,
+            operator_keys=settings.load_operator_keys(),
         )
         await register_search_attributes(client)
         worker = build_worker(client, app, settings)
@@ -193,6 +194,9 @@ async def _run_until_signalled(
         task_queue=worker.task_queue,
         metrics=settings.metrics_address,
         health=settings.health_address,
+        operator_keys=str(settings.operator_keys)
+        if settings.operator_keys
+        else "none (development mode: operator actions are unauthenticated)",
     )
     try:
         await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
