@@ -19,8 +19,10 @@ from temporal_sagas.workers._interceptor import SagaInterceptor
 
 #: Modules every saga worker passes through the sandbox: the framework itself (its
 #: context variables must be the ones the interceptors see) and structlog (its
-#: configuration must be the process's, and its locks are not sandbox-safe).
-PASSTHROUGH_MODULES = ("temporal_sagas", "structlog")
+#: configuration must be the process's, and its locks are not sandbox-safe) and
+#: cryptography (operator signatures are verified in update validators; its Rust
+#: extension aborts the process if the sandbox imports it a second time).
+PASSTHROUGH_MODULES = ("temporal_sagas", "structlog", "cryptography")
 
 
 class SagaPlugin(SimplePlugin):

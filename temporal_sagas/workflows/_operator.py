@@ -185,16 +185,20 @@ class OperatorDesk:
             signature=request.signature,
         )
         try:
-            keys.verify(
-                signed,
-                namespace=info.namespace,
-                workflow_id=wid,
-                run_id=info.run_id,
-                action=action,
-                step=request.step,
-                reason=request.reason,
-                now=workflow.now().timestamp(),
-            )
+            # cryptography's Rust core imports its Python modules (its exceptions) as
+            # it verifies; re-imported by the sandbox, a second initialisation of its
+            # extension aborts the whole process. So those imports pass through.
+            with workflow.unsafe.imports_passed_through():
+                keys.verify(
+                    signed,
+                    namespace=info.namespace,
+                    workflow_id=wid,
+                    run_id=info.run_id,
+                    action=action,
+                    step=request.step,
+                    reason=request.reason,
+                    now=workflow.now().timestamp(),
+                )
         except operators.OperatorAuthError as err:
             raise OperatorActionRejected(f"{action} on saga {wid!r} refused: {err}") from None
 
