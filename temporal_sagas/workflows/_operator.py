@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from temporalio import workflow
+from temporalio.exceptions import ApplicationError
 
 from temporal_sagas import _operators as operators
 from temporal_sagas._contract import (
@@ -124,7 +125,14 @@ class OperatorDesk:
             # Two updates with one nonce can pass their validators in the same workflow
             # task, before either handler ran; the second one fails here.
             if request.nonce is not None and request.nonce in self._nonces:
-                raise OperatorActionRejected(f"nonce {request.nonce!r} was already used")
+                # An ApplicationError fails this update only; any other exception
+                # raised in a handler would fail the workflow task.
+                raise ApplicationError(
+                    f"nonce {request.nonce!r} was already accepted: a signed request is "
+                    f"good once",
+                    type=OperatorActionRejected.__name__,
+                    non_retryable=True,
+                )
             if request.nonce is not None:
                 self._nonces.add(request.nonce)
             step = self._target(action, request)

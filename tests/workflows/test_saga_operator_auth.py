@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,14 +21,14 @@ from temporalio.worker import Replayer
 
 from temporal_sagas import OperatorKeys, OperatorRequest, SagaPlugin, SagaStatus, saga_state
 from temporal_sagas._client import send_operator_request
-from temporal_sagas._operators import OperatorKey, load_public_key, sign_request
+from temporal_sagas._operators import OperatorKey, sign_request
 from temporal_sagas.history import saga_state_from_history
 from tests.sagas import (
     Script,
     ScriptedSaga,
     StepScript,
+    keyed_worker,
     new_id,
-    saga_worker,
     start,
     wait_for,
     wait_for_status,
@@ -103,20 +102,6 @@ def signed(
         signature=fields.signature,
     )
     return request.model_copy(update=override)
-
-
-@asynccontextmanager
-async def keyed_worker(
-    env: WorkflowEnvironment, task_queue: str, keys: OperatorKeys | None
-) -> AsyncIterator[Client]:
-    """A worker whose client carries ``SagaPlugin(operator_keys=keys)``, as a deployment would."""
-    client = await Client.connect(
-        env.client.service_client.config.target_host,
-        namespace=env.client.namespace,
-        plugins=[SagaPlugin(operator_keys=keys)],
-    )
-    async with saga_worker(client, task_queue):
-        yield client
 
 
 async def _parked(client: Client, task_queue: str, prefix: str, middle: str = "fail") -> Any:
@@ -324,17 +309,3 @@ async def test_a_worker_without_keys_rejects_a_signed_request_it_cannot_verify(
 
     assert "without operator keys" in str(caught.value.cause)
     assert events == []
-
-
-def test_keys_load_from_a_file_with_their_allowed_actions(tmp_path: Any) -> None:
-    from temporal_sagas._operators import generate_key_pair
-
-    _, public = generate_key_pair()
-    path = tmp_path / "operators.toml"
-    path.write_text(
-        f'max_age_seconds = 120\n[operators.ana]\npublic_key = "{public}"\nactions = ["retry"]\n'
-    )
-    keys = OperatorKeys.load(path)
-    assert keys.max_age_seconds == 120
-    assert keys.keys["ana"].actions == frozenset({"retry"})
-    assert keys.keys["ana"].public_key == load_public_key(public, "test")
