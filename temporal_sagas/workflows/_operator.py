@@ -128,8 +128,7 @@ class OperatorDesk:
                 # An ApplicationError fails this update only; any other exception
                 # raised in a handler would fail the workflow task.
                 raise ApplicationError(
-                    f"nonce {request.nonce!r} was already accepted: a signed request is "
-                    f"good once",
+                    f"nonce {request.nonce!r} was already accepted: a signed request is good once",
                     type=OperatorActionRejected.__name__,
                     non_retryable=True,
                 )
