@@ -19,6 +19,8 @@ _EXPORTS = {
     "audit_processors": "temporal_sagas.audit._processors",
     "drop_replayed": "temporal_sagas.audit._processors",
     "operator_action": "temporal_sagas._client",
+    "OperatorSigner": "temporal_sagas._client",
+    "OperatorKeys": "temporal_sagas._operators",
     "saga_state": "temporal_sagas._client",
     "start_saga": "temporal_sagas._client",
     "current_idempotency_key": "temporal_sagas._context",
@@ -82,7 +84,9 @@ __all__ = [
     "NotInSagaActivityError",
     "OperatorAction",
     "OperatorActionRejected",
+    "OperatorKeys",
     "OperatorRequest",
+    "OperatorSigner",
     "ProbeResult",
     "Redactor",
     "Saga",
@@ -118,7 +122,7 @@ __all__ = [
 __getattr__, __dir__ = lazy_attributes(__name__, globals(), _EXPORTS)
 
 if TYPE_CHECKING:
-    from temporal_sagas._client import operator_action, saga_state, start_saga
+    from temporal_sagas._client import OperatorSigner, operator_action, saga_state, start_saga
     from temporal_sagas._context import current_idempotency_key, current_step
     from temporal_sagas._contract import (
         SAGA_ABORTED,
@@ -153,6 +157,7 @@ if TYPE_CHECKING:
         StepRecord,
         StepStatus,
     )
+    from temporal_sagas._operators import OperatorKeys
     from temporal_sagas.activities._idempotent import idempotent
     from temporal_sagas.audit._events import AuditEvent
     from temporal_sagas.audit._processors import Redactor, audit_processors, drop_replayed

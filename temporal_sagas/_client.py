@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, Literal, TypeVar, overload
 
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
@@ -100,6 +101,29 @@ async def saga_state(handle: WorkflowHandle[Any, Any]) -> SagaState:
     return state
 
 
+@dataclass(frozen=True)
+class OperatorSigner:
+    """An operator's signing key: requests it signs are recorded under ``key_id``.
+
+    Build it with `OperatorSigner.load` (``sagas retry|skip|resolve`` reads the key
+    from ``--key-file`` or ``SAGAS_OPERATOR_KEY``).
+
+    Attributes:
+        key_id: The id the saga's worker knows the matching public key by.
+        private_key: An ``Ed25519PrivateKey`` (from ``cryptography``).
+    """
+
+    key_id: str
+    private_key: Any
+
+    @classmethod
+    def load(cls, key_id: str, text: str, *, where: str = "operator key") -> OperatorSigner:
+        """A signer from a private key: base64 of the raw 32 bytes, or a PEM block."""
+        from temporal_sagas._operators import load_private_key
+
+        return cls(key_id=key_id, private_key=load_private_key(text, where))
+
+
 async def operator_action(
     handle: WorkflowHandle[Any, Any],
     action: Literal["retry", "skip", "resolve"],
@@ -107,14 +131,57 @@ async def operator_action(
     step: str | None = None,
     reason: str | None = None,
     operator: str | None = None,
+    signer: OperatorSigner | None = None,
 ) -> OperatorAction:
     """Send an operator decision to a saga parked in NEEDS_ATTENTION.
 
+    With a ``signer`` the request is signed for this namespace, saga, current run,
+    action, step and reason, and the saga records the signer's key id as the
+    operator. Without one the request is unsigned: only a worker without operator
+    keys (development mode) accepts it, recording ``operator`` as unauthenticated.
+
     Raises:
         temporalio.client.WorkflowUpdateFailedError: The saga rejected the action
-            (not parked, unknown step, missing reason); the cause says why.
+            (not parked, unknown step, missing reason, bad or missing signature);
+            the cause says why.
     """
-    request = OperatorRequest(step=step, reason=reason, operator=operator)
+    # The handle keeps its client private; the namespace and the identity the
+    # update is sent with are the client's.
+    client = handle._client
+    request = OperatorRequest(step=step, reason=reason, operator=operator, identity=client.identity)
+    if signer is not None:
+        from temporal_sagas._operators import sign_request
+
+        run_id = handle.run_id or (await handle.describe()).run_id
+        handle = client.get_workflow_handle(handle.id, run_id=run_id)
+        signed = sign_request(
+            signer.private_key,
+            signer.key_id,
+            namespace=client.namespace,
+            workflow_id=handle.id,
+            run_id=run_id,
+            action=action,
+            step=step,
+            reason=reason,
+        )
+        request = request.model_copy(
+            update={
+                "operator": None,
+                "key_id": signed.key_id,
+                "issued_at": signed.issued_at,
+                "nonce": signed.nonce,
+                "signature": signed.signature,
+            }
+        )
+    return await send_operator_request(handle, action, request)
+
+
+async def send_operator_request(
+    handle: WorkflowHandle[Any, Any],
+    action: Literal["retry", "skip", "resolve"],
+    request: OperatorRequest,
+) -> OperatorAction:
+    """Send a ready `OperatorRequest` (signed or not) as the action's update."""
     try:
         done: OperatorAction = await handle.execute_update(
             UPDATE_FOR_ACTION[action], request, result_type=OperatorAction

@@ -172,8 +172,38 @@ class OperatorAction(_Frozen):
     action: Literal["retry", "skip", "resolve"]
     step: str | None
     reason: str | None
-    operator: str | None
+    operator: str | None = Field(
+        description="The verified operator key id when authenticated; otherwise what the "
+        "caller claimed."
+    )
     at: datetime
+    authenticated: bool | None = Field(
+        None,
+        description="True: signed with a key the worker trusts. False: a worker without "
+        "operator keys (development mode) took it on the caller's word. None: recorded "
+        "before operator authentication existed.",
+    )
+    identity: str | None = Field(
+        None, description="The caller's Temporal client identity, as the caller reported it."
+    )
+
+    @property
+    def operator_label(self) -> str:
+        """Who acted, as the audit trail and ``sagas show`` say it."""
+        who = self.operator or "unknown operator"
+        return who if self.authenticated else f"{who} (unauthenticated)"
+
+    def audit_detail(self) -> str:
+        """The detail of this action's ``operator.action`` audit event."""
+        # Actions recorded before authentication existed keep their old wording, so
+        # that stored histories rebuild to the state they were recorded with.
+        who = (
+            self.operator or "unknown operator"
+            if self.authenticated is None
+            else self.operator_label
+        )
+        via = f" via {self.identity}" if self.identity else ""
+        return f"{self.action} by {who}{via}: {self.reason or 'no reason given'}"
 
 
 class OperatorRequest(_Frozen):
@@ -182,13 +212,30 @@ class OperatorRequest(_Frozen):
     Attributes:
         step: The parked step to act on. May be left out when exactly one step is
             parked (and for ``resolve``, which acts on the whole saga).
-        reason: Why; required for ``skip`` and ``resolve``.
-        operator: Who; recorded in the audit trail.
+        reason: Why; required for every action, and kept in the audit trail.
+        operator: Who, as the caller claims it: recorded only by a worker without
+            operator keys (development mode), marked unauthenticated.
+        identity: The caller's Temporal client identity, recorded beside the operator.
+        key_id: The operator key that signed the request; recorded as the operator.
+        issued_at: When the request was signed (unix seconds).
+        nonce: A one-time value; a saga accepts each nonce once.
+        signature: Base64 Ed25519 signature of the canonical message
+            (`temporal_sagas._operators.canonical_message`).
     """
 
     step: str | None = None
     reason: str | None = None
     operator: str | None = None
+    identity: str | None = None
+    key_id: str | None = None
+    issued_at: int | None = None
+    nonce: str | None = None
+    signature: str | None = None
+
+    @property
+    def signed(self) -> bool:
+        """Whether the request carries a signature (verified or not)."""
+        return self.signature is not None
 
 
 class SagaState(_Frozen):

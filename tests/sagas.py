@@ -329,9 +329,10 @@ from contextlib import asynccontextmanager  # noqa: E402
 from typing import Any  # noqa: E402
 
 from temporalio.client import Client, WorkflowHandle  # noqa: E402
+from temporalio.testing import WorkflowEnvironment  # noqa: E402
 from temporalio.worker import Worker  # noqa: E402
 
-from temporal_sagas import SAGA_STATUS, SagaState, SagaStatus, saga_state  # noqa: E402
+from temporal_sagas import SAGA_STATUS, OperatorKeys, SagaPlugin, SagaState, SagaStatus, saga_state  # noqa: E402
 
 
 def new_id(prefix: str) -> str:
@@ -353,6 +354,20 @@ async def saga_worker(
         **kwargs,
     ) as worker:
         yield worker
+
+
+@asynccontextmanager
+async def keyed_worker(
+    env: WorkflowEnvironment, task_queue: str, keys: OperatorKeys | None
+) -> AsyncIterator[Client]:
+    """A worker whose client carries ``SagaPlugin(operator_keys=keys)``, as a deployment would."""
+    client = await Client.connect(
+        env.client.service_client.config.target_host,
+        namespace=env.client.namespace,
+        plugins=[SagaPlugin(operator_keys=keys)],
+    )
+    async with saga_worker(client, task_queue):
+        yield client
 
 
 async def start(

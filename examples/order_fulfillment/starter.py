@@ -73,7 +73,7 @@ async def _place(order: Order) -> int:
         print(f'  or skip it:  sagas skip {order.order_id} --step charge --reason "..."')
         print(
             "  or bring the refund API back:  python -m examples.order_fulfillment.starter"
-            f" --refunds-back {order.order_id}  then  sagas retry {order.order_id}"
+            f" --refunds-back {order.order_id}  then  sagas retry {order.order_id} --reason ..."
         )
         return 2
     state = await saga_state(handle)
@@ -91,7 +91,10 @@ async def refunds_back(order_id: str) -> int:
         await shop.set_refunds_down(order_id, False)
     finally:
         await shop.close()
-    print(f"The refund API is back for {order_id}; now: sagas retry {order_id}")
+    print(
+        f"The refund API is back for {order_id}; "
+        f"now: sagas retry {order_id} --reason 'refund API fixed'"
+    )
     return 0
 
 

@@ -38,6 +38,11 @@ def _worker_options(command: Any) -> Any:
         click.option("--log-level", type=_LOG_LEVELS),
         click.option("--metrics-address", help="host:port to serve Prometheus /metrics on."),
         click.option("--health-address", help="host:port to serve /healthz and /readyz on."),
+        click.option(
+            "--operator-keys",
+            help="JSON/TOML file of the operators' public keys; without it operator "
+            "actions are unauthenticated. [env SAGAS_OPERATOR_KEYS]",
+        ),
     ]
     for option in reversed(options):
         command = option(command)

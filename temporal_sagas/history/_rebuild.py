@@ -117,6 +117,7 @@ class _Rebuilder:
         self.parked: list[str] = []
         self.operator_actions: list[OperatorAction] = []
         self.updates: dict[str, str] = {}
+        self.update_identities: dict[str, str] = {}  # update id -> the caller's identity
         self.failure: FailureInfo | None = None
         self.cancel_requested = False
         self.cancel_after_child: str | None = None  # a cancel's reason, until its child closed
@@ -157,6 +158,7 @@ class _Rebuilder:
             accepted = event.workflow_execution_update_accepted_event_attributes
             request = accepted.accepted_request
             self.updates[request.meta.update_id] = request.input.name
+            self.update_identities[request.meta.update_id] = request.meta.identity
         elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED:
             self.on_update_completed(event)
         elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_CANCEL_REQUESTED:
@@ -467,13 +469,13 @@ class _Rebuilder:
         if action_name is None or not attrs.outcome.HasField("success"):
             return
         action = _payloads.from_payloads(list(attrs.outcome.success.payloads), [OperatorAction])[0]
+        identity = self.update_identities.get(attrs.meta.update_id)
+        if action.authenticated is not None and action.identity is None and identity:
+            # A caller that did not report its identity in the request (the plain
+            # `temporal` CLI): the server recorded it with the accepted update.
+            action = action.model_copy(update={"identity": identity})
         self.operator_actions.append(action)
-        self.emit(
-            SagaEventKind.OPERATOR_ACTION,
-            step=action.step,
-            detail=f"{action.action} by {action.operator or 'unknown operator'}: "
-            f"{action.reason or 'no reason given'}",
-        )
+        self.emit(SagaEventKind.OPERATOR_ACTION, step=action.step, detail=action.audit_detail())
         self.apply_decision(action)
 
     def apply_decision(self, action: OperatorAction) -> None:

@@ -123,14 +123,17 @@ def _compensation_lane(state: SagaState) -> Table | None:
 
 def _operator_lane(state: SagaState) -> Table:
     table = Table(title="operator actions", title_justify="left", show_edge=False)
-    for column in ("at", "action", "step", "operator", "reason"):
+    for column in ("at", "action", "step", "operator", "identity", "reason"):
         table.add_column(column, overflow="fold")
     for action in state.operator_actions:
+        # Only a key the worker verified names the operator; anything else is shown
+        # as the caller's unverified claim.
         table.add_row(
             _offset(state.started_at, action.at),
             action.action,
             action.step or "",
-            action.operator or "",
+            action.operator_label,
+            action.identity or "",
             action.reason or "",
         )
     return table

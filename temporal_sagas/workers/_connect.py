@@ -22,6 +22,7 @@ from temporalio.runtime import Runtime
 from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 
 from temporal_sagas._errors import SagaError, SagaNotFoundError
+from temporal_sagas._operators import OperatorKeys
 from temporal_sagas.workers._codec import codec_from_env
 from temporal_sagas.workers._plugin import SagaPlugin
 
@@ -94,6 +95,7 @@ async def connect(
     codec: PayloadCodec | None = FROM_ENVIRONMENT,
     plugins: Sequence[Plugin] = (),
     check_namespace: bool = False,
+    operator_keys: OperatorKeys | None = None,
 ) -> Client:
     """Connect a client with `SagaPlugin`, giving up after ``options.timeout_seconds``.
 
@@ -108,6 +110,8 @@ async def connect(
         codec: The payload codec; by default the one ``SAGAS_ENCRYPTION_KEYS`` describes
             (none when it is unset). Pass None to connect without one.
         plugins: More client plugins, after `SagaPlugin`.
+        operator_keys: The operator keys the workers built from this client trust
+            (None: development mode, unauthenticated operator actions).
         check_namespace: Ask the server whether the namespace exists, so that a wrong
             one fails here with a clear message rather than at the first call.
 
@@ -127,7 +131,11 @@ async def connect(
             tls=tls,
             runtime=runtime,
             plugins=[
-                SagaPlugin(codec=chosen, passthrough_modules=passthrough_modules),
+                SagaPlugin(
+                    codec=chosen,
+                    passthrough_modules=passthrough_modules,
+                    operator_keys=operator_keys,
+                ),
                 *plugins,
             ],
         )

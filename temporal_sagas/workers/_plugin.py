@@ -8,9 +8,10 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from temporalio.converter import DataConverter, DefaultFailureConverter, PayloadCodec
 from temporalio.plugin import SimplePlugin
-from temporalio.worker import Worker, WorkflowRunner
+from temporalio.worker import Worker, WorkerConfig, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from temporal_sagas._operators import OperatorKeys, register_operator_keys
 from temporal_sagas.audit._writer import EXIT_FLUSH_SECONDS, flush_audit_log
 from temporal_sagas.workers._converter import SagaPayloadConverter
 from temporal_sagas.workers._failures import SagaFailureConverter
@@ -18,8 +19,10 @@ from temporal_sagas.workers._interceptor import SagaInterceptor
 
 #: Modules every saga worker passes through the sandbox: the framework itself (its
 #: context variables must be the ones the interceptors see) and structlog (its
-#: configuration must be the process's, and its locks are not sandbox-safe).
-PASSTHROUGH_MODULES = ("temporal_sagas", "structlog")
+#: configuration must be the process's, and its locks are not sandbox-safe) and
+#: cryptography (operator signatures are verified in update validators; its Rust
+#: extension aborts the process if the sandbox imports it a second time).
+PASSTHROUGH_MODULES = ("temporal_sagas", "structlog", "cryptography")
 
 
 class SagaPlugin(SimplePlugin):
@@ -39,11 +42,22 @@ class SagaPlugin(SimplePlugin):
             and activity modules, for speed and identity of their classes).
         codec: A payload codec, e.g. `EncryptionCodec`, applied to every payload
             the client, worker and replayer write or read.
+        operator_keys: The operators whose signed ``retry``/``skip``/``resolve`` the
+            worker's sagas accept (`OperatorKeys`, e.g. ``OperatorKeys.from_env()``).
+            None is development mode: unsigned requests are accepted and recorded as
+            unauthenticated. It is registered for the worker's task queue when the
+            worker is built (the last `SagaPlugin` applied to a worker decides), and
+            read only by update validators, which never run on replay.
     """
 
     def __init__(
-        self, *, passthrough_modules: Sequence[str] = (), codec: PayloadCodec | None = None
+        self,
+        *,
+        passthrough_modules: Sequence[str] = (),
+        codec: PayloadCodec | None = None,
+        operator_keys: OperatorKeys | None = None,
     ) -> None:
+        self.operator_keys = operator_keys
         modules = (*PASSTHROUGH_MODULES, *passthrough_modules)
 
         def runner(existing: WorkflowRunner | None) -> WorkflowRunner:
@@ -63,6 +77,14 @@ class SagaPlugin(SimplePlugin):
             workflow_runner=runner,
             workflows=_with_rescue,
         )
+
+    def configure_worker(self, config: WorkerConfig) -> WorkerConfig:
+        """Configure the worker, and register its operator keys for its task queue."""
+        config = super().configure_worker(config)
+        task_queue = config.get("task_queue")
+        if task_queue:
+            register_operator_keys(task_queue, self.operator_keys)
+        return config
 
     async def run_worker(self, worker: Worker, next: Callable[[Worker], Awaitable[None]]) -> None:
         """Run the worker; once it stopped, wait for the audit events it emitted.

@@ -20,6 +20,7 @@ from temporalio.client import Client
 from temporalio.runtime import Runtime
 from temporalio.worker import Interceptor, Worker
 
+from temporal_sagas._operators import register_operator_keys
 from temporal_sagas.workers._app import SagaApp
 from temporal_sagas.workers._connect import ConnectError, connect
 from temporal_sagas.workers._health import HealthServer
@@ -70,7 +71,8 @@ def build_worker(
         "max_concurrent_local_activities": settings.max_concurrent_local_activities,
     }
     options.update({name: value for name, value in limits.items() if value is not None})
-    return Worker(
+    keys = settings.load_operator_keys()  # a malformed file stops the worker here
+    worker = Worker(
         client,
         task_queue=settings.task_queue or app.task_queue,
         workflows=_workflows_with_definitions(app),
@@ -79,6 +81,11 @@ def build_worker(
         graceful_shutdown_timeout=timedelta(seconds=settings.graceful_shutdown_seconds),
         **options,
     )
+    if keys is not None:
+        # The settings name the keys: they win over the client's SagaPlugin, which
+        # registered its own (often none) while the Worker was built.
+        register_operator_keys(worker.task_queue, keys)
+    return worker
 
 
 def _workflows_with_definitions(app: SagaApp) -> list[type]:
@@ -193,6 +200,9 @@ async def _run_until_signalled(
         task_queue=worker.task_queue,
         metrics=settings.metrics_address,
         health=settings.health_address,
+        operator_keys=str(settings.operator_keys)
+        if settings.operator_keys
+        else "none (development mode: operator actions are unauthenticated)",
     )
     try:
         await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)

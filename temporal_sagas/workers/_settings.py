@@ -24,6 +24,7 @@ from pydantic_settings import (
 )
 
 from temporal_sagas._errors import SagaError
+from temporal_sagas._operators import OperatorKeys
 from temporal_sagas.workers._connect import ConnectOptions
 
 LogFormat = Literal["json", "console", "auto"]
@@ -73,6 +74,10 @@ class WorkerSettings(BaseSettings):
         health_address: ``host:port`` to serve ``/healthz`` and ``/readyz`` on (off when unset).
         audit_log: A JSON-lines file the worker appends saga audit events to, each
             event id once (``SAGAS_AUDIT_LOG``; off when unset).
+        operator_keys: A JSON or TOML file of the operators' public keys
+            (``SAGAS_OPERATOR_KEYS``): the worker's sagas then accept only signed
+            operator actions. Unset: development mode, every operator action is
+            accepted and recorded as unauthenticated.
     """
 
     model_config = SettingsConfigDict(
@@ -133,6 +138,7 @@ class WorkerSettings(BaseSettings):
     )
     health_address: str | None = Field(default=None, validation_alias=_env("SAGAS_HEALTH_ADDRESS"))
     audit_log: Path | None = Field(default=None, validation_alias=_env("SAGAS_AUDIT_LOG"))
+    operator_keys: Path | None = Field(default=None, validation_alias=_env("SAGAS_OPERATOR_KEYS"))
 
     @field_validator("address", "metrics_address", "health_address")
     @classmethod
@@ -155,7 +161,7 @@ class WorkerSettings(BaseSettings):
             else (value.lower())
         )
 
-    @field_validator("tls_ca_path", "tls_cert_path", "tls_key_path")
+    @field_validator("tls_ca_path", "tls_cert_path", "tls_key_path", "operator_keys")
     @classmethod
     def _readable_file(cls, value: Path | None) -> Path | None:
         if value is not None and not value.is_file():
@@ -207,6 +213,23 @@ class WorkerSettings(BaseSettings):
             api_key=self.api_key.get_secret_value() if self.api_key else None,
             timeout_seconds=self.connect_timeout_seconds,
         )
+
+    def load_operator_keys(self) -> OperatorKeys | None:
+        """The operator keys file's keys, or None (development mode) when unset.
+
+        Raises:
+            SettingsError: The file is malformed (the message names it).
+        """
+        if self.operator_keys is None:
+            return None
+        from temporal_sagas._operators import OperatorKeyError
+
+        try:
+            return OperatorKeys.load(self.operator_keys)
+        except OperatorKeyError as err:
+            raise SettingsError(
+                f"setting 'operator_keys': {err} (--operator-keys / SAGAS_OPERATOR_KEYS)"
+            ) from None
 
     def require_app(self) -> str:
         """The ``app`` setting, or a `SettingsError` that says how to give it."""

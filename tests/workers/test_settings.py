@@ -71,3 +71,26 @@ def test_api_key_is_not_shown_in_the_settings_repr() -> None:
     settings = WorkerSettings.load(api_key="very-secret")
 
     assert "very-secret" not in repr(settings)
+
+
+def test_operator_keys_come_from_the_file_sagas_operator_keys_names(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from temporal_sagas._operators import generate_key_pair
+
+    path = tmp_path / "operators.toml"
+    path.write_text(f'[operators.ana]\npublic_key = "{generate_key_pair()[1]}"\n')
+    monkeypatch.setenv("SAGAS_OPERATOR_KEYS", str(path))
+
+    keys = WorkerSettings.load().load_operator_keys()
+
+    assert keys is not None
+    assert list(keys.keys) == ["ana"]
+
+
+def test_a_malformed_operator_keys_file_names_the_setting(tmp_path: Path) -> None:
+    path = tmp_path / "operators.json"
+    path.write_text('{"operators": {"ana": {"public_key": "bm90IGEga2V5"}}}')
+
+    with pytest.raises(SettingsError, match=r"setting 'operator_keys'.*ana"):
+        WorkerSettings.load(operator_keys=path).load_operator_keys()
