@@ -144,13 +144,17 @@ class HandWrittenSagaWithHeaders:
                 undo.append((name, step))
                 results.append(await _as_the_engine_would(do_step, step, order.key, name))
         except ActivityError:
-            for name, step in reversed(undo):
-                await _as_the_engine_would(undo_step, step, order.key, name)
+            for index, (name, step) in reversed(list(enumerate(undo))):
+                # The engine tells a compensation whether its action's result came back.
+                done = index < len(results)
+                await _as_the_engine_would(undo_step, step, order.key, name, completed=done)
             raise
         return results
 
 
-async def _as_the_engine_would(fn: Any, step: StepIn, key: str, name: str) -> Any:
+async def _as_the_engine_would(
+    fn: Any, step: StepIn, key: str, name: str, *, completed: bool = False
+) -> Any:
     kind = "action" if fn is do_step else "compensation"
     activity_id = f"bench/{key}/{name}" + ("/compensate" if kind == "compensation" else "")
     header = encode_step_header(
@@ -164,6 +168,7 @@ async def _as_the_engine_would(fn: Any, step: StepIn, key: str, name: str) -> An
         after_pivot=False,
         compensation=undo_step.__name__,
         compensate_on="attempt",
+        action_completed=completed,
     )
     token = outgoing_step.set(header)
     try:
