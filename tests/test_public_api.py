@@ -164,10 +164,13 @@ PUBLIC = {
     ],
     "temporal_sagas.audit": [
         "AuditEvent",
+        "AuditKeyError",
+        "AuditSealer",
         "AuditSink",
         "AuditSinkError",
         "AuditSinkProcessor",
         "DEFAULT_REDACTED_KEYS",
+        "ENV_AUDIT_KEYS",
         "JsonlAuditSink",
         "ReconcileReport",
         "Redactor",

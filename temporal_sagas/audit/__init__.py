@@ -19,6 +19,7 @@ from temporal_sagas.audit._processors import (
     audit_processors,
     drop_replayed,
 )
+from temporal_sagas.audit._seal import ENV_AUDIT_KEYS, AuditKeyError, AuditSealer
 from temporal_sagas.audit._sinks import (
     AuditSink,
     AuditSinkError,
@@ -32,7 +33,10 @@ from temporal_sagas.audit._writer import flush_audit_log
 
 __all__ = [
     "DEFAULT_REDACTED_KEYS",
+    "ENV_AUDIT_KEYS",
     "AuditEvent",
+    "AuditKeyError",
+    "AuditSealer",
     "AuditSink",
     "AuditSinkError",
     "AuditSinkProcessor",

@@ -64,7 +64,10 @@ class AuditEvent(BaseModel):
         causation_id: The event that led to this one: a completion's scheduling,
             else the saga's previous event.
         prev_hash: ``hash`` of the saga run's previous event (None for the first).
-        hash: SHA-256 over the canonical JSON of every other field.
+        hash: SHA-256 over the canonical JSON of every other field (``mac`` aside).
+        mac: ``<key id>:<HMAC-SHA256 of hash>``, added by a sink that seals its lines
+            with a key (`AuditSealer`); None when unsealed. Without the key, a rewritten
+            file cannot carry valid seals, whereas ``hash`` alone can be recomputed.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -87,19 +90,27 @@ class AuditEvent(BaseModel):
     causation_id: str | None = None
     prev_hash: str | None = None
     hash: str = Field(description="SHA-256 hex over the canonical JSON without this field.")
+    mac: str | None = None
 
     def canonical_json(self) -> str:
-        """The event as canonical JSON (sorted keys, no spaces), ``hash`` included."""
-        return _canonical(self.model_dump(mode="json"))
+        """The event as canonical JSON (sorted keys, no spaces), ``hash`` included.
+
+        ``mac`` is written only when the event is sealed.
+        """
+        return _canonical(self.model_dump(mode="json", exclude=_UNSEALED if not self.mac else None))
 
     def computed_hash(self) -> str:
         """Recompute the hash from the other fields (to detect tampering)."""
-        body = self.model_dump(mode="json", exclude={"hash"})
+        body = self.model_dump(mode="json", exclude={"hash", "mac"})
         return hashlib.sha256(_canonical(body).encode()).hexdigest()
+
+    def unsealed(self) -> AuditEvent:
+        """The event without its seal: what the history's trail holds."""
+        return self if self.mac is None else self.model_copy(update={"mac": None})
 
     def log_fields(self) -> dict[str, Any]:
         """The fields as structlog key-values (the event name is the ``kind``)."""
-        fields = self.model_dump(mode="json")
+        fields = self.model_dump(mode="json", exclude=_UNSEALED)
         fields[AUDIT_MARKER] = True
         return fields
 
@@ -107,6 +118,11 @@ class AuditEvent(BaseModel):
     def from_log_fields(cls, fields: Mapping[str, Any]) -> AuditEvent:
         """Rebuild the event from a structlog event dict made by `log_fields`."""
         return cls.model_validate({name: fields.get(name) for name in cls.model_fields})
+
+
+#: Left out of an unsealed event's JSON, so that lines written before seals existed and
+#: lines of unsealed sinks read and hash as they always did.
+_UNSEALED = {"mac"}
 
 
 class SagaIdentity(BaseModel):

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 from temporal_sagas._errors import SagaError
 from temporal_sagas.audit._events import AUDIT_MARKER, AuditEvent
+from temporal_sagas.audit._seal import AuditSealer
 
 _errors = logging.getLogger("temporal_sagas.audit.sinks")
 
@@ -109,14 +110,21 @@ class JsonlAuditSink:
     the machine loses none either); ``fsync=False`` leaves that to the OS, and
     `reconcile` restores from history whatever a crash lost.
 
+    With a ``sealer`` (``SAGAS_AUDIT_KEYS`` for ``sagas worker``) each line carries a
+    keyed seal (``mac``), so the file cannot be rewritten consistently without the key.
+
     Args:
         path: The file; created with its directory when missing.
         fsync: Force each line to disk before returning.
+        sealer: Seals each line with the current audit key.
     """
 
-    def __init__(self, path: str | Path, *, fsync: bool = True) -> None:
+    def __init__(
+        self, path: str | Path, *, fsync: bool = True, sealer: AuditSealer | None = None
+    ) -> None:
         self.path = Path(path)
         self._fsync = fsync
+        self._sealer = sealer
         self._lock = threading.Lock()
         self._ids: set[str] | None = None
 
@@ -127,7 +135,7 @@ class JsonlAuditSink:
             if event.event_id in ids:
                 return
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            line = (event.canonical_json() + "\n").encode("utf-8")
+            line = (self._sealed(event).canonical_json() + "\n").encode("utf-8")
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, _PRIVATE)
             try:
                 os.write(fd, line)
@@ -151,10 +159,10 @@ class JsonlAuditSink:
                 if parsed is None or parsed.run_id != run_id:
                     kept.append(line)
                 elif not placed:
-                    kept.extend(e.canonical_json() for e in events)
+                    kept.extend(self._sealed(e).canonical_json() for e in events)
                     placed = True
             if not placed:
-                kept.extend(e.canonical_json() for e in events)
+                kept.extend(self._sealed(e).canonical_json() for e in events)
             self.path.parent.mkdir(parents=True, exist_ok=True)
             scratch = self.path.with_name(f".{self.path.name}.reconcile")
             fd = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, _PRIVATE)
@@ -164,6 +172,9 @@ class JsonlAuditSink:
                 os.fsync(out.fileno())
             os.replace(scratch, self.path)
             self._ids = None
+
+    def _sealed(self, event: AuditEvent) -> AuditEvent:
+        return event if self._sealer is None else self._sealer.seal(event.unsealed())
 
     def _known_ids(self) -> set[str]:
         if self._ids is None:
@@ -188,7 +199,8 @@ def reconcile(sink: AuditSink, trail: list[AuditEvent]) -> ReconcileReport:
     if not trail:
         return ReconcileReport()
     run_id = trail[0].run_id
-    stored = {e.event_id: e for e in sink.stored(run_id)}
+    # A sealed line equals the history's event but for its seal.
+    stored = {e.event_id: e.unsealed() for e in sink.stored(run_id)}
     order = [e.event_id for e in sink.stored(run_id)]
     wanted = {e.event_id: e for e in trail}
     report = ReconcileReport(

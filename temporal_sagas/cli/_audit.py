@@ -102,10 +102,11 @@ def _line(event: AuditEvent) -> str:
 
 
 def _verify(trail: list[AuditEvent], path: Path) -> None:
+    from temporal_sagas.audit import AuditSealer
     from temporal_sagas.history import verify_log
 
     with path.open(encoding="utf-8") as lines:
-        result = verify_log(trail, lines)
+        result = verify_log(trail, lines, sealer=AuditSealer.from_env())
     for line in _report(result):
         click.echo(line)
     if not result.ok:
@@ -121,6 +122,18 @@ def _report(result: AuditVerification) -> list[str]:
         for a in result.altered
     ]
     lines += [f"unreadable line {n}: not an audit event" for n in result.unreadable]
+    lines += [
+        f"unsealed {event_id}: no valid seal under SAGAS_AUDIT_KEYS" for event_id in result.unsealed
+    ]
+    lines += [
+        f"superseded {event_id}: sealed, from a workflow task that ran again; the history's "
+        "outcome differs (sagas audit --reconcile replaces it)"
+        for event_id in result.superseded
+    ]
+    lines += [
+        f"abandoned {event_id}: sealed, from a workflow task that never completed"
+        for event_id in result.abandoned
+    ]
     if result.ok:
         lines.append(f"ok: {result.checked} events, all present, none altered, none extra")
     else:
@@ -129,9 +142,10 @@ def _report(result: AuditVerification) -> list[str]:
 
 
 def _reconcile(trail: list[AuditEvent], path: Path) -> None:
+    from temporal_sagas.audit import AuditSealer
     from temporal_sagas.audit._sinks import JsonlAuditSink, reconcile
 
-    report = reconcile(JsonlAuditSink(path), trail)
+    report = reconcile(JsonlAuditSink(path, sealer=AuditSealer.from_env()), trail)
     click.echo(
         f"reconciled {path}: added {len(report.added)}, replaced {len(report.replaced)}, "
         f"removed {len(report.removed)}"

@@ -131,12 +131,12 @@ def _interrupt_on_sigterm() -> None:
 
 def _audit_chain(settings: Any) -> list[Any]:
     """Replay guard and redaction always; a JSON-lines audit sink when configured."""
-    from temporal_sagas.audit import JsonlAuditSink
+    from temporal_sagas.audit import AuditSealer, JsonlAuditSink
     from temporal_sagas.audit._processors import audit_processors
 
     if settings.audit_log is None:
         return audit_processors()
-    return audit_processors(JsonlAuditSink(settings.audit_log))
+    return audit_processors(JsonlAuditSink(settings.audit_log, sealer=AuditSealer.from_env()))
 
 
 def _run(settings: Any) -> None:

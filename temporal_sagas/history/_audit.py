@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from temporalio.client import WorkflowHistory
 
 from temporal_sagas.audit._events import AuditEvent, SagaIdentity, build_audit_trail
+from temporal_sagas.audit._seal import AuditSealer
 from temporal_sagas.history._rebuild import SagaHistoryView, rebuild
 
 
@@ -64,8 +65,17 @@ class AuditVerification:
         missing: Event ids in the history but not in the log.
         extra: Event ids of this run in the log but not in the history.
         duplicated: Event ids logged more than once.
-        altered: Events whose content or hash differs from the history's.
+        altered: Events whose content or hash differs from the history's, and that
+            carry no valid seal.
         unreadable: Line numbers that are not audit events at all.
+        unsealed: With sealing keys: events of the history's that carry no valid seal
+            (written by someone without the key, or by an unsealed sink).
+        superseded: With sealing keys: validly sealed events whose content differs
+            from the history's: written live by a workflow task that then ran again
+            (after a server crash) and recorded another outcome. Genuine, not
+            tampering; `reconcile` replaces them with the history's.
+        abandoned: With sealing keys: validly sealed events of this run that the
+            history does not hold: emitted by a workflow task that never completed.
         checked: How many events of this run the log holds.
     """
 
@@ -74,20 +84,33 @@ class AuditVerification:
     duplicated: tuple[str, ...] = ()
     altered: tuple[Altered, ...] = ()
     unreadable: tuple[int, ...] = field(default=())
+    unsealed: tuple[str, ...] = ()
+    superseded: tuple[str, ...] = ()
+    abandoned: tuple[str, ...] = ()
     checked: int = 0
 
     @property
     def ok(self) -> bool:
-        """Whether the log holds exactly the history's events, unaltered."""
+        """Whether the log holds the history's events, unaltered (re-runs reported apart)."""
         return not (
-            self.missing or self.extra or self.duplicated or self.altered or self.unreadable
+            self.missing
+            or self.extra
+            or self.duplicated
+            or self.altered
+            or self.unreadable
+            or self.unsealed
         )
 
 
-def verify_log(trail: list[AuditEvent], lines: Iterable[str]) -> AuditVerification:
+def verify_log(
+    trail: list[AuditEvent], lines: Iterable[str], *, sealer: AuditSealer | None = None
+) -> AuditVerification:
     """Check shipped JSON lines against ``trail``, event by event (by event id).
 
-    Lines of other saga runs are ignored; blank lines are skipped.
+    Lines of other saga runs are ignored; blank lines are skipped. With ``sealer``
+    (the audit keys), every line must carry a valid seal, and a sealed line that
+    differs from the history, or that the history lacks, is reported as a genuine
+    re-run artifact (``superseded``, ``abandoned``) rather than as tampering.
     """
     if not trail:
         return AuditVerification()
@@ -98,6 +121,9 @@ def verify_log(trail: list[AuditEvent], lines: Iterable[str]) -> AuditVerificati
     altered: list[Altered] = []
     extra: list[str] = []
     unreadable: list[int] = []
+    unsealed: list[str] = []
+    superseded: list[str] = []
+    abandoned: list[str] = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -113,11 +139,18 @@ def verify_log(trail: list[AuditEvent], lines: Iterable[str]) -> AuditVerificati
             duplicated.append(shipped.event_id)
             continue
         seen[shipped.event_id] = number
+        genuine = sealer is not None and sealer.check(shipped)
         want = expected.get(shipped.event_id)
+        plain = shipped.unsealed()
         if want is None:
-            extra.append(shipped.event_id)
-        elif shipped != want or shipped.computed_hash() != shipped.hash:
-            altered.append(Altered(shipped.event_id, _differences(want, shipped), number))
+            (abandoned if genuine else extra).append(shipped.event_id)
+        elif plain != want or plain.computed_hash() != plain.hash:
+            if genuine:
+                superseded.append(shipped.event_id)
+            else:
+                altered.append(Altered(shipped.event_id, _differences(want, plain), number))
+        elif sealer is not None and not genuine:
+            unsealed.append(shipped.event_id)
     missing = [e.event_id for e in trail if e.event_id not in seen]
     return AuditVerification(
         missing=tuple(missing),
@@ -125,6 +158,9 @@ def verify_log(trail: list[AuditEvent], lines: Iterable[str]) -> AuditVerificati
         duplicated=tuple(duplicated),
         altered=tuple(altered),
         unreadable=tuple(unreadable),
+        unsealed=tuple(unsealed),
+        superseded=tuple(superseded),
+        abandoned=tuple(abandoned),
         checked=len(seen),
     )
 
