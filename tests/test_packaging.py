@@ -104,6 +104,15 @@ def test_the_core_api_imports_without_extras(bare: Venv) -> None:
     assert done.stdout.strip() == "ok"
 
 
+def test_the_wheel_ships_the_trip_booking_example_the_demo_runs(bare: Venv) -> None:
+    done = bare.run(
+        str(bare.python), "-c",
+        "from temporal_sagas._demo.workflows import BookTrip, SAGA_NAME; print(SAGA_NAME)",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "book-trip"
+
+
 @pytest.mark.parametrize(
     ("code", "extra"),
     [

@@ -22,7 +22,10 @@ from collections.abc import Mapping
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from examples.trip_booking.activities import (
+    from temporal_sagas import Saga
+    from temporal_sagas.workflows import saga_workflow, step
+
+    from .activities import (
         Itinerary,
         Reservation,
         TripRequest,
@@ -33,8 +36,6 @@ with workflow.unsafe.imports_passed_through():
         reserve_flight,
         reserve_hotel,
     )
-    from temporal_sagas import Saga
-    from temporal_sagas.workflows import saga_workflow, step
 
 #: The task queue the trip-booking worker polls.
 TASK_QUEUE = "trip-booking"

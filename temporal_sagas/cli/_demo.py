@@ -22,8 +22,8 @@ if TYPE_CHECKING:
     from rich.console import Console
     from temporalio.client import Client
 
+    from temporal_sagas._demo.activities import Itinerary, Service, TripRequest
     from temporal_sagas._models import FailureInfo, SagaState
-    from temporal_sagas.cli._demo_saga import Itinerary, Service, TripRequest
 
 TASK_QUEUE = "sagas-demo"
 #: A bound on each booking, so a broken set-up ends with a message instead of hanging.
@@ -98,7 +98,7 @@ async def _run(console: Console) -> None:
     from temporalio.worker import Worker
 
     from temporal_sagas._contract import SAGA_SEARCH_ATTRIBUTES
-    from temporal_sagas.cli import _demo_saga
+    from temporal_sagas._demo import activities, workflows
     from temporal_sagas.workers import SagaPlugin, temporal_cli_path
 
     server = temporal_cli_path()
@@ -116,8 +116,8 @@ async def _run(console: Console) -> None:
         async with Worker(
             env.client,
             task_queue=TASK_QUEUE,
-            workflows=[_demo_saga.BookTrip],
-            activities=_demo_saga.ACTIVITIES,
+            workflows=[workflows.BookTrip],
+            activities=activities.ACTIVITIES,
         ):
             console.print(f"{_tick(console)} Worker polling task queue {TASK_QUEUE!r}")
             booked = await _book(console, env.client, "every service available", fail_at=None)
@@ -146,7 +146,8 @@ async def _book(
     from temporalio.client import WorkflowFailureError
 
     from temporal_sagas._client import saga_state, start_saga
-    from temporal_sagas.cli._demo_saga import SAGA_NAME, BookTrip, TripRequest
+    from temporal_sagas._demo.activities import TripRequest
+    from temporal_sagas._demo.workflows import SAGA_NAME, BookTrip
 
     trip = TripRequest(
         trip_id=f"trip-{uuid.uuid4().hex[:8]}",
