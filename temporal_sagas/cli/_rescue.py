@@ -22,18 +22,13 @@ if TYPE_CHECKING:
     from temporal_sagas.workers._connect import ConnectOptions
     from temporal_sagas.workflows._rescue import RescuePlan
 
-#: Sagas that closed with their status still saying compensations may be due.
-RESCUE_QUERY = (
-    "ExecutionStatus IN ('Terminated', 'TimedOut') "
-    "AND SagaStatus IN ('RUNNING', 'COMPENSATING', 'NEEDS_ATTENTION')"
-)
-
 
 @click.command()
 @click.argument("workflow_ids", nargs=-1)
 @click.option(
     "--query",
-    help=f"Visibility query selecting the sagas to rescue. [default: {RESCUE_QUERY}]",
+    help="Visibility query selecting the sagas to rescue. [default: terminated or timed-out "
+    "sagas whose SagaStatus is RUNNING, COMPENSATING or NEEDS_ATTENTION]",
 )
 @click.option("--dry-run", is_flag=True, help="Print each plan; start nothing.")
 @connection_options
@@ -71,12 +66,14 @@ async def _terminate(
     await handle.terminate(reason=reason)
     click.echo(f"terminated {workflow_id}")
     if compensate:
-        await _rescue_one(client, conn, workflow_id, None, dry_run=False)
+        await _rescue_one(client, workflow_id, None, dry_run=False)
 
 
 async def _rescue_all(
     conn: ConnectOptions, workflow_ids: list[str], query: str | None, *, dry_run: bool
 ) -> None:
+    from temporal_sagas.workers._rescuer import RESCUE_QUERY
+
     client = await connect(conn)
     targets: list[tuple[str, str | None]] = [(wid, None) for wid in workflow_ids]
     if not workflow_ids:
@@ -85,44 +82,24 @@ async def _rescue_all(
     if not targets:
         click.echo("no saga to rescue")
     for workflow_id, run_id in targets:
-        await _rescue_one(client, conn, workflow_id, run_id, dry_run=dry_run)
+        await _rescue_one(client, workflow_id, run_id, dry_run=dry_run)
 
 
 async def _rescue_one(
-    client: Client, conn: ConnectOptions, workflow_id: str, run_id: str | None, *, dry_run: bool
+    client: Client, workflow_id: str, run_id: str | None, *, dry_run: bool
 ) -> None:
-    from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-    from temporalio.exceptions import WorkflowAlreadyStartedError
+    from temporal_sagas.workers._rescuer import rescue
 
-    from temporal_sagas._contract import rescue_workflow_id
-    from temporal_sagas.cli._inspect import fetch_history
-    from temporal_sagas.history import rescue_plan
-    from temporal_sagas.workflows._rescue import SagaRescue
-
-    history = await fetch_history(client, workflow_id, run_id, conn)
-    plan = rescue_plan(history)
-    if plan is None:
+    outcome = await rescue(client, workflow_id, run_id, dry_run=dry_run)
+    if outcome.plan is None:
         click.echo(f"{workflow_id}: nothing to rescue (not terminated or timed out, or no "
                    "compensation due)")  # fmt: skip
         return
-    _print_plan(plan)
-    if dry_run:
-        return
-    started = history.events[0].workflow_execution_started_event_attributes
-    rescue_id = rescue_workflow_id(plan.workflow_id, plan.run_id)
-    try:
-        await client.start_workflow(
-            SagaRescue.run,
-            plan,
-            id=rescue_id,
-            task_queue=started.task_queue.name,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        )
-    except WorkflowAlreadyStartedError:
-        click.echo(f"{workflow_id}: already rescued by {rescue_id}")
-        return
-    click.echo(f"{workflow_id}: rescue {rescue_id} runs on task queue {started.task_queue.name}")
+    _print_plan(outcome.plan)
+    if outcome.already:
+        click.echo(f"{workflow_id}: already rescued by {outcome.rescue_id}")
+    elif outcome.started:
+        click.echo(f"{workflow_id}: rescue {outcome.rescue_id} started")
 
 
 def _print_plan(plan: RescuePlan) -> None:

@@ -39,6 +39,16 @@ def _worker_options(command: Any) -> Any:
         click.option("--metrics-address", help="host:port to serve Prometheus /metrics on."),
         click.option("--health-address", help="host:port to serve /healthz and /readyz on."),
         click.option(
+            "--sweep-interval-seconds",
+            type=float,
+            help="Rescue terminated sagas and count stuck ones this often. [default: off]",
+        ),
+        click.option(
+            "--stuck-after-seconds",
+            type=float,
+            help="How long a saga may stay unchanged before it counts as stuck. [default: 3600]",
+        ),
+        click.option(
             "--operator-keys",
             help="JSON/TOML file of the operators' public keys; without it operator "
             "actions are unauthenticated. [env SAGAS_OPERATOR_KEYS]",

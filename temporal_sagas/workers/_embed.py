@@ -14,7 +14,7 @@ from temporalio.worker import Worker
 from temporal_sagas.workers._app import SagaApp
 from temporal_sagas.workers._connect import ConnectError, connect
 from temporal_sagas.workers._metrics import build_runtime
-from temporal_sagas.workers._run import build_worker
+from temporal_sagas.workers._run import build_worker, hosted_sweeper
 from temporal_sagas.workers._settings import WorkerSettings
 
 
@@ -74,6 +74,13 @@ async def run_worker_in_background(
             passthrough_modules=app.passthrough_modules,
         )
     worker = build_worker(client, app, settings)
+    async with hosted_sweeper(client, settings), _running(worker) as background:
+        yield BackgroundWorker(client=client, worker=background)
+
+
+@asynccontextmanager
+async def _running(worker: Worker) -> AsyncIterator[Worker]:
+    """The worker polling while the block runs; stopped (activities given time) after."""
     running = asyncio.create_task(worker.run())
     # Wait (bounded by the namespace check the worker does first) until it polls; the
     # SDK offers no event for that, only the flag.
@@ -85,7 +92,7 @@ async def run_worker_in_background(
             f"the saga worker for task queue {worker.task_queue!r} did not start: {error}"
         )
     try:
-        yield BackgroundWorker(client=client, worker=worker)
+        yield worker
     finally:
         await worker.shutdown()
         with contextlib.suppress(Exception):

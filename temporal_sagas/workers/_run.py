@@ -8,10 +8,11 @@ cancelled), and the process exits 0. A second signal exits at once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -155,10 +156,33 @@ async def serve(app: SagaApp, settings: WorkerSettings) -> int:
         await register_search_attributes(client)
         worker = build_worker(client, app, settings)
         readiness.worker = worker
-        return await _run_until_signalled(worker, readiness, settings)
+        async with hosted_sweeper(client, settings):
+            return await _run_until_signalled(worker, readiness, settings)
     finally:
         if health is not None:
             await health.stop()
+
+
+@contextlib.asynccontextmanager
+async def hosted_sweeper(client: Client, settings: WorkerSettings) -> AsyncIterator[None]:
+    """Run a `SagaSweeper` beside the worker when the settings ask for one."""
+    if settings.sweep_interval_seconds is None:
+        yield
+        return
+    from temporal_sagas.workers._rescuer import SagaSweeper
+
+    sweeper = SagaSweeper(
+        client,
+        interval=timedelta(seconds=settings.sweep_interval_seconds),
+        stuck_after=timedelta(seconds=settings.stuck_after_seconds),
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(sweeper.run(stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        await task
 
 
 def _runtime(settings: WorkerSettings) -> Runtime:

@@ -74,6 +74,11 @@ class WorkerSettings(BaseSettings):
         health_address: ``host:port`` to serve ``/healthz`` and ``/readyz`` on (off when unset).
         audit_log: A JSON-lines file the worker appends saga audit events to, each
             event id once (``SAGAS_AUDIT_LOG``; off when unset).
+        sweep_interval_seconds: Host a `SagaSweeper`: every this many seconds, rescue
+            terminated or timed-out sagas with compensations due, and count stuck
+            sagas into the ``temporal_sagas_stuck`` gauge (off when unset).
+        stuck_after_seconds: How long a saga may stay RUNNING, COMPENSATING or
+            parked before the sweeper counts it as stuck.
         operator_keys: A JSON or TOML file of the operators' public keys
             (``SAGAS_OPERATOR_KEYS``): the worker's sagas then accept only signed
             operator actions. Unset: development mode, every operator action is
@@ -138,6 +143,12 @@ class WorkerSettings(BaseSettings):
     )
     health_address: str | None = Field(default=None, validation_alias=_env("SAGAS_HEALTH_ADDRESS"))
     audit_log: Path | None = Field(default=None, validation_alias=_env("SAGAS_AUDIT_LOG"))
+    sweep_interval_seconds: float | None = Field(
+        default=None, gt=0, validation_alias=_env("SAGAS_SWEEP_INTERVAL_SECONDS")
+    )
+    stuck_after_seconds: float = Field(
+        default=3600.0, gt=0, validation_alias=_env("SAGAS_STUCK_AFTER_SECONDS")
+    )
     operator_keys: Path | None = Field(default=None, validation_alias=_env("SAGAS_OPERATOR_KEYS"))
 
     @field_validator("address", "metrics_address", "health_address")
