@@ -244,18 +244,27 @@ async def _start(
     plan: StartPlan, *, workflow_id: str, task_queue: str, conn: Any, wait: bool
 ) -> int:
     from temporalio.client import WorkflowFailureError
+    from temporalio.service import RPCError, RPCStatusCode
 
     from temporal_sagas._client import start_saga
 
     client = await connect(conn)
-    handle = await start_saga(
-        client,
-        plan.workflow,
-        plan.arg,
-        id=workflow_id,
-        task_queue=task_queue,
-        saga_name=plan.saga_name,
-    )
+    try:
+        handle = await start_saga(
+            client,
+            plan.workflow,
+            plan.arg,
+            id=workflow_id,
+            task_queue=task_queue,
+            saga_name=plan.saga_name,
+        )
+    except RPCError as err:
+        if err.status is not RPCStatusCode.INVALID_ARGUMENT:
+            raise
+        # The server's own limits (a payload over its blob size): nothing started.
+        raise SagaInputError(
+            f"Temporal refused to start {workflow_id!r}: {err.message}; nothing started"
+        ) from None
     click.echo(
         f"saga {plan.saga_name} runs as workflow {workflow_id} (run {handle.result_run_id}) "
         f"on task queue {task_queue}"

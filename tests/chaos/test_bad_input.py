@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from pydantic import ValidationError
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.exceptions import ApplicationError
@@ -127,11 +127,35 @@ async def test_unknown_saga_name_fails_its_workflow_task_and_runs_nothing(
     assert effects(order.order_id) == []
 
 
-def test_invalid_input_is_refused_by_the_model_before_anything_starts() -> None:
-    with pytest.raises(ValidationError) as raised:
-        Order(order_id="", quantity=0)
+async def test_invalid_input_is_refused_by_sagas_start_before_anything_starts(
+    client: Client, saga_task_queue: str
+) -> None:
+    # The project's own path, not the model alone: the CLI checks the input against the
+    # saga's input model and starts nothing.
+    from click.testing import CliRunner
 
-    assert {e["loc"] for e in raised.value.errors()} == {("order_id",), ("quantity",)}
+    from temporal_sagas import SagaInputError
+    from temporal_sagas.cli._main import cli
+
+    workflow_id = f"order-{uuid.uuid4().hex[:8]}"
+    result = await asyncio.to_thread(
+        CliRunner().invoke,
+        cli,
+        [
+            "start", "ReserveThenUnknown", "--app", "tests.chaos.bad_sagas:ReserveThenUnknown",
+            "--id", workflow_id, "--task-queue", saga_task_queue,
+            "--input", '{"order_id": "", "quantity": 0}',
+            "--address", client.service_client.config.target_host,
+        ],
+    )  # fmt: skip
+
+    assert isinstance(result.exception, SagaInputError)
+    assert "order_id" in str(result.exception)
+    assert "quantity" in str(result.exception)
+    with pytest.raises(RPCError) as missing:
+        await client.get_workflow_handle(workflow_id).describe()
+    assert missing.value.status is RPCStatusCode.NOT_FOUND
+    assert effects(workflow_id) == []
 
 
 async def test_invalid_raw_input_closes_the_saga_before_the_first_step(
@@ -154,18 +178,32 @@ async def test_invalid_raw_input_closes_the_saga_before_the_first_step(
     assert effects(workflow_id) == []
 
 
-async def test_oversized_input_is_rejected_at_start_and_no_saga_exists(
-    client: Client, saga_task_queue: str
+async def test_oversized_input_is_one_clear_error_from_sagas_start_and_no_saga_exists(
+    client: Client, saga_task_queue: str, tmp_path: Path
 ) -> None:
+    # The project's path: valid by the model, too large for the server; sagas start
+    # says so in one line instead of a gRPC traceback, and nothing exists afterwards.
+    from click.testing import CliRunner
+
+    from temporal_sagas import SagaInputError
+    from temporal_sagas.cli._main import cli
+
     order = _order(note="x" * 3_000_000)  # over the server's 2 MB blob limit
+    big = tmp_path / "order.json"
+    big.write_text(order.model_dump_json(), encoding="utf-8")
+    result = await asyncio.to_thread(
+        CliRunner().invoke,
+        cli,
+        [
+            "start", "ReserveThenUnknown", "--app", "tests.chaos.bad_sagas:ReserveThenUnknown",
+            "--id", order.order_id, "--task-queue", saga_task_queue, "--input", f"@{big}",
+            "--address", client.service_client.config.target_host,
+        ],
+    )  # fmt: skip
 
-    with pytest.raises(RPCError) as raised:
-        await start_saga(
-            client, ReserveThenUnknown.run, order, id=order.order_id, task_queue=saga_task_queue
-        )
-
-    assert raised.value.status is RPCStatusCode.INVALID_ARGUMENT
-    assert "Blob data size exceeds limit" in raised.value.message
+    assert isinstance(result.exception, SagaInputError)
+    assert f"Temporal refused to start {order.order_id!r}" in str(result.exception)
+    assert "Blob data size exceeds limit" in str(result.exception)
     with pytest.raises(RPCError) as missing:
         await client.get_workflow_handle(order.order_id).describe()
     assert missing.value.status is RPCStatusCode.NOT_FOUND

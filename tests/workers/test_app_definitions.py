@@ -8,15 +8,28 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from temporal_sagas import SagaDefinitionError, SagaStatus, saga_state
-from temporal_sagas.definitions import DefinitionSaga, DefinitionSagaInput, parse_definition
+from temporal_sagas.definitions import (
+    DEFINITIONS,
+    DefinitionSaga,
+    DefinitionSagaInput,
+    parse_definition,
+)
 from temporal_sagas.workers import SagaApp, WorkerSettings, build_worker
 from tests.sagas import new_id
 from tests.workflows.trip_styles import ACTIVITIES, TRIP_YAML, Trip
 
 
+@pytest.fixture
+def empty_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The process-wide registry, empty for this test: nothing another test registered."""
+    monkeypatch.setattr(DEFINITIONS, "_definitions", {})
+
+
+@pytest.mark.usefixtures("empty_registry")
 async def test_worker_built_from_an_app_runs_its_yaml_definition(
     saga_dev_env: WorkflowEnvironment, saga_task_queue: str
 ) -> None:
+    assert DEFINITIONS.get("book-trip", 1) is None  # only the app can bring it
     app = SagaApp(
         task_queue=saga_task_queue,
         definitions=[parse_definition(TRIP_YAML.read_text())],

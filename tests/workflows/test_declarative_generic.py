@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
@@ -88,11 +89,16 @@ async def test_unknown_definition_fails_the_saga_without_retries(
         handle = await _start(client, saga_task_queue, "never-registered", 7, _trip())
         with pytest.raises(WorkflowFailureError) as caught:
             await handle.result()
+        history = await handle.fetch_history()
 
     error = caught.value.cause
     assert isinstance(error, ApplicationError)
     assert error.type == "SagaDefinitionNotFound"
     assert "never-registered@v7" in error.message
+    kinds = [event.event_type for event in history.events]
+    assert EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED not in kinds  # nothing ran
+    assert EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED not in kinds  # no retried task
+    assert kinds[-1] == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED
 
 
 async def test_saga_in_flight_keeps_running_v1_when_v2_is_registered_beside_it(
