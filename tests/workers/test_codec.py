@@ -13,9 +13,10 @@ from temporalio.client import Client, WorkflowFailureError, WorkflowHistory
 from temporalio.common import RawValue
 from temporalio.converter import WorkflowSerializationContext
 from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
-from temporal_sagas import SagaPlugin, SagaStatus, saga_state
+from temporal_sagas import OperatorRequest, SagaPlugin, SagaStatus, saga_state
 from temporal_sagas.history import saga_state_from_history
 from temporal_sagas.workers._codec import (
     AAD,
@@ -41,6 +42,7 @@ from tests.sagas import (
 from tests.workers.cards import CARD, CardSaga, charge_card
 
 PARKED = SagaStatus.NEEDS_ATTENTION
+SKIP = OperatorRequest(step="charge", reason="sent in clear", operator="someone")
 #: An order whose card fails the pattern: pydantic's message quotes it.
 UNREADABLE = {"card": f"{CARD}-x", "amount": 5}
 
@@ -185,8 +187,7 @@ async def test_a_validation_error_quoting_the_input_leaves_no_card_in_history(
 ) -> None:
     raw = await _card_history(saga_dev_env, saga_task_queue, UNREADABLE)
 
-    closed = raw.events[-1].workflow_execution_failed_event_attributes.failure
-    assert closed.message == "Encoded failure"
+    assert raw.events[-1].HasField("workflow_execution_failed_event_attributes")
     assert CARD not in raw.to_json()
 
 
@@ -239,16 +240,17 @@ async def test_a_strict_worker_refuses_a_plaintext_update(
     async with saga_worker(client, saga_task_queue):
         await wait_for_status(await start(client, saga_task_queue, PARKING, wid), PARKED)
         plain = saga_dev_env.client.get_workflow_handle(wid)
-        try:
-            await asyncio.wait_for(plain.execute_update("saga_skip", "charge"), 30)
-        except BaseException as e:
-            print("UPDATE", repr(e), getattr(e, "cause", None))
-        for _ in range(100):
-            await asyncio.sleep(1)
-            h = await client.get_workflow_handle(wid).fetch_history()
-            print("EVENTS", [e.event_type for e in h.events][-6:])
-        state = await saga_state(client.get_workflow_handle(wid))
-    assert state.status is PARKED
+        # The worker fails the workflow task that carries the update; the server then
+        # turns the update away. Bounded, so a hang fails rather than blocks the suite.
+        with pytest.raises(RPCError, match="Workflow Task in failed state"):
+            await asyncio.wait_for(plain.execute_update("saga_skip", SKIP), 30)
+    raw = await plain.fetch_history()
+
+    accepted = [
+        e for e in raw.events if e.HasField("workflow_execution_update_accepted_event_attributes")
+    ]
+    assert accepted == []
+    assert saga_state_from_history(await decode_history(raw, strict)).status is PARKED
 
 
 async def test_ciphertext_moved_into_another_saga_is_refused(
