@@ -41,6 +41,10 @@ AAD = "encryption-aad"
 BOUND = b"wf"
 NAMESPACE = "encryption-namespace"
 WORKFLOW_ID = "encryption-workflow-id"
+#: What a strict codec decodes a payload that is not encrypted to, and the metadata
+#: naming the encoding it had.
+REFUSED = b"binary/refused-plaintext"
+REFUSED_ENCODING = "refused-encoding"
 ENV_KEYS = "SAGAS_ENCRYPTION_KEYS"
 ENV_STRICT = "SAGAS_ENCRYPTION_STRICT"
 _NONCE = 12
@@ -164,10 +168,17 @@ class EncryptionCodec(PayloadCodec, WithSerializationContext):
     async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
         """Decrypt payloads this codec encrypted; pass others through unless strict.
 
+        A strict codec decodes a payload that is not encrypted to a refusal (`REFUSED`,
+        the plaintext dropped), which the payload converter raises as an error where
+        the value is read (`refused_plaintext`), not here: raised here, it would fail
+        the whole workflow task, so a plaintext signal, which stays in history, would
+        stop the saga for good. Read by `SagaPayloadConverter`, it refuses the saga's
+        input (the saga fails, nothing ran), rejects an update and drops a signal.
+
         Raises:
             EncryptionKeyError: A payload names a key not configured, fails
-                authentication (wrong key, tampered, or sealed for another saga), is
-                malformed, or is not encrypted and this codec is strict.
+                authentication (wrong key, tampered, or sealed for another saga), or
+                is malformed.
         """
         out = []
         for payload in payloads:
@@ -175,12 +186,7 @@ class EncryptionCodec(PayloadCodec, WithSerializationContext):
                 out.append(self._open(payload))
             elif self.strict:
                 encoding = payload.metadata.get("encoding", b"none")
-                raise EncryptionKeyError(
-                    "refused a payload that is not encrypted (encoding "
-                    f"{encoding.decode(errors='replace')!r}): {ENV_STRICT} is on, so every "
-                    "payload must be encrypted with a key in "
-                    f"{ENV_KEYS}; send it through a client that has the keys"
-                )
+                out.append(Payload(metadata={"encoding": REFUSED, REFUSED_ENCODING: encoding}))
             else:
                 out.append(payload)
         return out
@@ -234,6 +240,19 @@ class EncryptionCodec(PayloadCodec, WithSerializationContext):
                 "ciphertext cannot be moved between sagas"
             )
         return sealed
+
+
+def refused_plaintext(payloads: Sequence[Payload]) -> str | None:
+    """Why ``payloads`` cannot be read, if a strict codec refused one of them; else None."""
+    for payload in payloads:
+        if payload.metadata.get("encoding") == REFUSED:
+            encoding = payload.metadata.get(REFUSED_ENCODING, b"none")
+            return (
+                f"a payload was sent unencrypted (encoding "
+                f"{encoding.decode(errors='replace')!r}) and {ENV_STRICT} is on, so it was "
+                f"refused; send it through a client that has the keys in {ENV_KEYS}"
+            )
+    return None
 
 
 _SAGA_CONTEXTS = (WorkflowSerializationContext, ActivitySerializationContext)

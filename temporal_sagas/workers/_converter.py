@@ -25,6 +25,7 @@ from temporalio.converter import SerializationContext, WorkflowSerializationCont
 from temporalio.exceptions import ApplicationError
 
 from temporal_sagas._contract import SAGA_INPUT_ERROR
+from temporal_sagas.workers._codec import EncryptionKeyError, refused_plaintext
 
 #: How many validation problems a `SagaInputError` lists before "and N more".
 _LISTED = 5
@@ -46,7 +47,19 @@ class SagaPayloadConverter(PydanticPayloadConverter):
     def from_payloads(
         self, payloads: Sequence[Payload], type_hints: list[type] | None = None
     ) -> list[Any]:
-        """Decode ``payloads``; see the base class. Raises ``SagaInputError`` as above."""
+        """Decode ``payloads``; see the base class. Raises ``SagaInputError`` as above.
+
+        A payload a strict `EncryptionCodec` refused is refused here too: in a
+        workflow, as ``SagaInputError`` (the saga fails, an update is rejected, a
+        signal dropped); elsewhere, as `EncryptionKeyError`.
+        """
+        refused = refused_plaintext(payloads)
+        if refused is not None:
+            if self._workflow_id is None:
+                raise EncryptionKeyError(refused)
+            raise ApplicationError(
+                f"{self._workflow_id!r}: {refused}", type=SAGA_INPUT_ERROR, non_retryable=True
+            )
         try:
             return super().from_payloads(payloads, type_hints)
         except ValidationError as err:

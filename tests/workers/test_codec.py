@@ -9,11 +9,15 @@ import os
 
 import pytest
 from temporalio.api.common.v1 import Payload
-from temporalio.client import Client, WorkflowFailureError, WorkflowHistory
+from temporalio.client import (
+    Client,
+    WorkflowFailureError,
+    WorkflowHistory,
+    WorkflowUpdateFailedError,
+)
 from temporalio.common import RawValue
 from temporalio.converter import WorkflowSerializationContext
 from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from temporal_sagas import OperatorRequest, SagaPlugin, SagaStatus, saga_state
@@ -27,11 +31,13 @@ from temporal_sagas.workers._codec import (
     codec_from_env,
     decode_history,
 )
+from temporal_sagas.workers._converter import SagaPayloadConverter
 from tests.cli.test_inspect import PARKING
 from tests.sagas import (
     Script,
     ScriptedSaga,
     StepScript,
+    done,
     entries,
     new_id,
     saga_worker,
@@ -217,7 +223,7 @@ async def _task_failure(env: WorkflowEnvironment, wid: str, codec: EncryptionCod
     return str(json.loads(encoded.data)["message"])
 
 
-async def test_a_strict_worker_refuses_a_plaintext_saga_input(
+async def test_a_strict_worker_fails_a_saga_started_with_plaintext_input(
     saga_dev_env: WorkflowEnvironment, saga_task_queue: str
 ) -> None:
     strict = EncryptionCodec.from_spec(f"k1:{_key()}", strict=True)
@@ -226,13 +232,16 @@ async def test_a_strict_worker_refuses_a_plaintext_saga_input(
     async with saga_worker(client, saga_task_queue):
         # The environment's client has no codec: it sends the input in clear.
         await start(saga_dev_env.client, saga_task_queue, script, wid)
-        message = await _task_failure(saga_dev_env, wid, strict)
+        with pytest.raises(WorkflowFailureError) as failed:
+            await client.get_workflow_handle(wid).result()
 
-    assert "not encrypted" in message
+    assert isinstance(failed.value.cause, ApplicationError)
+    assert failed.value.cause.type == "SagaInputError"
+    assert "sent unencrypted" in failed.value.cause.message
     assert entries(wid) == []
 
 
-async def test_a_strict_worker_refuses_a_plaintext_update(
+async def test_a_strict_worker_rejects_a_plaintext_update(
     saga_dev_env: WorkflowEnvironment, saga_task_queue: str
 ) -> None:
     strict = EncryptionCodec.from_spec(f"k1:{_key()}", strict=True)
@@ -240,10 +249,8 @@ async def test_a_strict_worker_refuses_a_plaintext_update(
     async with saga_worker(client, saga_task_queue):
         await wait_for_status(await start(client, saga_task_queue, PARKING, wid), PARKED)
         plain = saga_dev_env.client.get_workflow_handle(wid)
-        # The worker fails the workflow task that carries the update; the server then
-        # turns the update away. Bounded, so a hang fails rather than blocks the suite.
-        with pytest.raises(RPCError, match="Workflow Task in failed state"):
-            await asyncio.wait_for(plain.execute_update("saga_skip", SKIP), 30)
+        with pytest.raises(WorkflowUpdateFailedError):
+            await plain.execute_update("saga_skip", SKIP)
     raw = await plain.fetch_history()
 
     accepted = [
@@ -251,6 +258,22 @@ async def test_a_strict_worker_refuses_a_plaintext_update(
     ]
     assert accepted == []
     assert saga_state_from_history(await decode_history(raw, strict)).status is PARKED
+
+
+async def test_a_plaintext_signal_does_not_stop_a_strict_saga(
+    saga_dev_env: WorkflowEnvironment, saga_task_queue: str
+) -> None:
+    strict = EncryptionCodec.from_spec(f"k1:{_key()}", strict=True)
+    client, wid = await _client(saga_dev_env, strict), new_id("plain-signal")
+    async with saga_worker(client, saga_task_queue):
+        handle = await start(client, saga_task_queue, PARKING, wid)
+        await wait_for_status(handle, PARKED)
+        await saga_dev_env.client.get_workflow_handle(wid).signal("anything", "in clear")
+        # Bounded: a saga whose workflow tasks fail on the signal never takes the update.
+        await asyncio.wait_for(handle.execute_update("saga_skip", SKIP), 30)
+        await wait_for_status(handle, SagaStatus.COMPENSATED)
+
+    assert "reserve" in done(wid, "compensation")  # compensated after the update
 
 
 async def test_ciphertext_moved_into_another_saga_is_refused(
@@ -300,11 +323,14 @@ async def test_a_bound_payload_names_its_saga_and_decodes_there_only() -> None:
         await elsewhere.decode([relabelled])
 
 
-async def test_a_strict_codec_refuses_a_plain_payload() -> None:
+async def test_a_strict_codec_refuses_a_plain_payload_where_it_is_read() -> None:
     strict = EncryptionCodec.from_spec(f"k1:{_key()}", strict=True)
+    plain = Payload(metadata={"encoding": b"json/plain"}, data=b'"card 4111"')
 
-    with pytest.raises(EncryptionKeyError, match="not encrypted"):
-        await strict.decode([Payload(metadata={"encoding": b"json/plain"}, data=b'"x"')])
+    refused = await strict.decode([plain])
+    assert refused[0].data == b""
+    with pytest.raises(EncryptionKeyError, match="sent unencrypted"):
+        SagaPayloadConverter().from_payloads(refused)
 
 
 async def test_a_lenient_codec_passes_a_plain_payload_through() -> None:
