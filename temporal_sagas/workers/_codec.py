@@ -224,7 +224,12 @@ class EncryptionCodec(PayloadCodec, WithSerializationContext):
             ) from err
 
     def _sealed_for(self, payload: Payload) -> tuple[str, str] | None:
-        """The saga ``payload`` says it was sealed for, checked against this codec's saga."""
+        """The saga ``payload`` says it was sealed for, checked against this codec's saga.
+
+        Only the workflow id is compared: a `Replayer` decodes under its own namespace
+        ("ReplayNamespace" unless told), not the one the history was written in. The
+        namespace is still authenticated, as part of the associated data.
+        """
         marker = payload.metadata.get(AAD)
         if marker is None:
             return None  # written before the binding existed, or outside any saga
@@ -233,11 +238,10 @@ class EncryptionCodec(PayloadCodec, WithSerializationContext):
                 f"a payload names associated data {marker!r} this codec does not know"
             )
         sealed = (_text(payload, NAMESPACE), _text(payload, WORKFLOW_ID))
-        if self._saga is not None and sealed != self._saga:
+        if self._saga is not None and sealed[1] != self._saga[1]:
             raise EncryptionKeyError(
-                f"a payload sealed for workflow {sealed[1]!r} in namespace {sealed[0]!r} "
-                f"reached workflow {self._saga[1]!r} in namespace {self._saga[0]!r}: "
-                "ciphertext cannot be moved between sagas"
+                f"a payload sealed for workflow {sealed[1]!r} reached workflow "
+                f"{self._saga[1]!r}: ciphertext cannot be moved between sagas"
             )
         return sealed
 

@@ -9,7 +9,8 @@ nothing. Here a pydantic validation error while decoding a workflow's own payloa
 ``ApplicationError`` of type ``SagaInputError``: the saga closes FAILED at once
 (nothing ran, so nothing is compensated) and an update is rejected. Activity results
 keep the SDK's behaviour. The message lists where the input is wrong and why, never
-the offending values, which may be secrets.
+the offending values, which may be secrets. A payload a strict `EncryptionCodec`
+refused (it arrived unencrypted) is refused the same way.
 """
 
 from __future__ import annotations

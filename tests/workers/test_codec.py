@@ -19,6 +19,7 @@ from temporalio.common import RawValue
 from temporalio.converter import WorkflowSerializationContext
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Replayer
 
 from temporal_sagas import OperatorRequest, SagaPlugin, SagaStatus, saga_state
 from temporal_sagas.history import saga_state_from_history
@@ -233,7 +234,8 @@ async def test_a_strict_worker_fails_a_saga_started_with_plaintext_input(
         # The environment's client has no codec: it sends the input in clear.
         await start(saga_dev_env.client, saga_task_queue, script, wid)
         with pytest.raises(WorkflowFailureError) as failed:
-            await client.get_workflow_handle(wid).result()
+            # Bounded: a saga whose workflow task fails on the input never closes.
+            await asyncio.wait_for(client.get_workflow_handle(wid).result(), 60)
 
     assert isinstance(failed.value.cause, ApplicationError)
     assert failed.value.cause.type == "SagaInputError"
@@ -390,3 +392,16 @@ def test_the_strict_flag_comes_from_the_environment() -> None:
     assert not lenient.strict
     with pytest.raises(EncryptionKeyError, match="SAGAS_ENCRYPTION_STRICT"):
         codec_from_env({**keys, "SAGAS_ENCRYPTION_STRICT": "maybe"})
+
+
+async def test_a_replayer_with_the_codec_replays_an_encrypted_history(
+    saga_dev_env: WorkflowEnvironment, saga_task_queue: str
+) -> None:
+    codec = EncryptionCodec.from_spec(f"k1:{_key()}")
+    _, wid = await _run_encrypted(saga_dev_env, saga_task_queue, codec)
+    raw = await saga_dev_env.client.get_workflow_handle(wid).fetch_history()
+    # The replayer decodes under its own namespace, not the one the saga ran in.
+    replayer = Replayer(workflows=[ScriptedSaga], plugins=[SagaPlugin(codec=codec)])
+
+    replayed = await replayer.replay_workflow(raw, raise_on_replay_failure=False)
+    assert replayed.replay_failure is None
