@@ -14,6 +14,7 @@ import base64
 import binascii
 import copy
 import os
+import re
 from collections.abc import Mapping, Sequence
 from typing import Self
 
@@ -238,7 +239,7 @@ class EncryptionCodec(PayloadCodec, WithSerializationContext):
                 f"a payload names associated data {marker!r} this codec does not know"
             )
         sealed = (_text(payload, NAMESPACE), _text(payload, WORKFLOW_ID))
-        if self._saga is not None and sealed[1] != self._saga[1]:
+        if self._saga is not None and not _same_saga(sealed[1], self._saga[1]):
             raise EncryptionKeyError(
                 f"a payload sealed for workflow {sealed[1]!r} reached workflow "
                 f"{self._saga[1]!r}: ciphertext cannot be moved between sagas"
@@ -259,7 +260,21 @@ def refused_plaintext(payloads: Sequence[Payload]) -> str | None:
     return None
 
 
+#: What a schedule appends to its workflow id for each run it starts.
+_SCHEDULED_RUN = re.compile(r"-\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 _SAGA_CONTEXTS = (WorkflowSerializationContext, ActivitySerializationContext)
+
+
+def _same_saga(sealed: str, reached: str) -> bool:
+    """Whether a payload sealed for workflow id ``sealed`` belongs to workflow ``reached``.
+
+    A schedule's action is encoded for the schedule's workflow id, and each run gets
+    that id with the time of the run appended (``id-2026-01-31T12:00:00Z``).
+    """
+    if sealed == reached:
+        return True
+    run = reached.removeprefix(sealed)
+    return run != reached and _SCHEDULED_RUN.fullmatch(run) is not None
 
 
 def _associated_data(key_id: str, saga: tuple[str, str] | None) -> bytes:

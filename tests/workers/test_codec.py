@@ -11,6 +11,11 @@ import pytest
 from temporalio.api.common.v1 import Payload
 from temporalio.client import (
     Client,
+    Schedule,
+    ScheduleActionExecutionStartWorkflow,
+    ScheduleActionStartWorkflow,
+    ScheduleHandle,
+    ScheduleSpec,
     WorkflowFailureError,
     WorkflowHistory,
     WorkflowUpdateFailedError,
@@ -29,6 +34,7 @@ from temporal_sagas.workers._codec import (
     WORKFLOW_ID,
     EncryptionCodec,
     EncryptionKeyError,
+    _same_saga,
     codec_from_env,
     decode_history,
 )
@@ -405,3 +411,45 @@ async def test_a_replayer_with_the_codec_replays_an_encrypted_history(
 
     replayed = await replayer.replay_workflow(raw, raise_on_replay_failure=False)
     assert replayed.replay_failure is None
+
+
+async def test_a_saga_started_by_a_schedule_decrypts_its_input(
+    saga_dev_env: WorkflowEnvironment, saga_task_queue: str
+) -> None:
+    client = await _client(saga_dev_env, EncryptionCodec.from_spec(f"k1:{_key()}"))
+    action = ScheduleActionStartWorkflow(
+        ScriptedSaga.run,
+        Script(steps=(StepScript(name="reserve"),)),
+        id=new_id("scheduled"),
+        task_queue=saga_task_queue,
+    )
+    schedule = await client.create_schedule(
+        new_id("schedule"), Schedule(action=action, spec=ScheduleSpec())
+    )
+    try:
+        async with saga_worker(client, saga_task_queue):
+            await schedule.trigger()
+            run = await _first_run(schedule)
+            # Bounded: a run that cannot decrypt its input never completes.
+            await asyncio.wait_for(client.get_workflow_handle(run).result(), 60)
+    finally:
+        await schedule.delete()
+
+    assert done(run, "action") == ["reserve"]
+
+
+async def _first_run(schedule: ScheduleHandle) -> str:
+    for _ in range(600):
+        actions = (await schedule.describe()).info.recent_actions
+        if actions:
+            started = actions[0].action
+            assert isinstance(started, ScheduleActionExecutionStartWorkflow)
+            return started.workflow_id
+        await asyncio.sleep(0.05)
+    raise AssertionError("the schedule never started its saga")
+
+
+def test_a_scheduled_run_accepts_its_schedule_s_payloads_and_nothing_else() -> None:
+    assert _same_saga("nightly", "nightly-2026-12-07T07:59:16Z")
+    assert not _same_saga("nightly", "nightly-other")
+    assert not _same_saga("nightly", "daily-2026-12-07T07:59:16Z")
