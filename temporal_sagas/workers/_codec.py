@@ -65,16 +65,17 @@ class EncryptionCodec(PayloadCodec, WithSerializationContext):
     whichever key id they name, so old keys stay listed until every history that
     used them has aged out. The key id is authenticated (GCM associated data), and
     so are the namespace and workflow id of the saga a payload belongs to, where the
-    SDK says which (`with_context`): ciphertext copied into another saga fails to
-    decrypt there.
+    SDK says which (`with_context`): ciphertext copied into a saga with another
+    workflow id fails to decrypt there.
 
     Args:
         keys: Key id -> 32-byte key.
         current: The id of the key that encrypts new payloads.
         strict: Refuse payloads that are not encrypted instead of passing them
             through, so that nobody without the keys can hand a worker plaintext
-            (an update, a signal, a saga input). Only for deployments whose open
-            sagas all started with encryption on.
+            (an update, a signal, a saga input); see `decode` for where the refusal
+            is raised. Only for deployments whose open sagas all started with
+            encryption on.
     """
 
     def __init__(self, keys: Mapping[str, bytes], current: str, *, strict: bool = False) -> None:
