@@ -9,7 +9,8 @@ nothing. Here a pydantic validation error while decoding a workflow's own payloa
 ``ApplicationError`` of type ``SagaInputError``: the saga closes FAILED at once
 (nothing ran, so nothing is compensated) and an update is rejected. Activity results
 keep the SDK's behaviour. The message lists where the input is wrong and why, never
-the offending values, which may be secrets.
+the offending values, which may be secrets. A payload a strict `EncryptionCodec`
+refused (it arrived unencrypted) is refused the same way.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from temporalio.converter import SerializationContext, WorkflowSerializationCont
 from temporalio.exceptions import ApplicationError
 
 from temporal_sagas._contract import SAGA_INPUT_ERROR
+from temporal_sagas.workers._codec import EncryptionKeyError, refused_plaintext
 
 #: How many validation problems a `SagaInputError` lists before "and N more".
 _LISTED = 5
@@ -46,7 +48,19 @@ class SagaPayloadConverter(PydanticPayloadConverter):
     def from_payloads(
         self, payloads: Sequence[Payload], type_hints: list[type] | None = None
     ) -> list[Any]:
-        """Decode ``payloads``; see the base class. Raises ``SagaInputError`` as above."""
+        """Decode ``payloads``; see the base class. Raises ``SagaInputError`` as above.
+
+        A payload a strict `EncryptionCodec` refused is refused here too: in a
+        workflow, as ``SagaInputError`` (the saga fails, an update is rejected, a
+        signal dropped); elsewhere, as `EncryptionKeyError`.
+        """
+        refused = refused_plaintext(payloads)
+        if refused is not None:
+            if self._workflow_id is None:
+                raise EncryptionKeyError(refused)
+            raise ApplicationError(
+                f"{self._workflow_id!r}: {refused}", type=SAGA_INPUT_ERROR, non_retryable=True
+            )
         try:
             return super().from_payloads(payloads, type_hints)
         except ValidationError as err:

@@ -39,6 +39,23 @@ class SagaFailureConverter(DefaultFailureConverter):
         super().to_failure(exception, payload_converter, failure)
 
 
+class EncodedSagaFailureConverter(SagaFailureConverter):
+    """`SagaFailureConverter` that moves messages and stack traces into a payload.
+
+    A failure's message can quote data (an activity's error naming a card number, a
+    validation error quoting the input), and the message and stack trace are plain
+    strings in history. This converter moves them, at every level of the cause
+    chain, into the failure's encoded attributes, which the payload codec encrypts;
+    history shows "Encoded failure" in their place. `SagaPlugin` installs it when a
+    codec is set. The data converter builds failure converters without arguments,
+    hence a class rather than a flag.
+    """
+
+    def __init__(self) -> None:
+        """Create the converter, with common attributes encoded."""
+        super().__init__(encode_common_attributes=True)
+
+
 def _is_outcome(exception: BaseException) -> bool:
     return (
         plain_isinstance(exception, ApplicationError)

@@ -14,7 +14,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from temporal_sagas._operators import OperatorKeys, register_operator_keys
 from temporal_sagas.audit._writer import EXIT_FLUSH_SECONDS, flush_audit_log
 from temporal_sagas.workers._converter import SagaPayloadConverter
-from temporal_sagas.workers._failures import SagaFailureConverter
+from temporal_sagas.workers._failures import EncodedSagaFailureConverter, SagaFailureConverter
 from temporal_sagas.workers._interceptor import SagaInterceptor
 
 #: Modules every saga worker passes through the sandbox: the framework itself (its
@@ -29,7 +29,8 @@ class SagaPlugin(SimplePlugin):
     """Configure a Temporal Client, Worker or Replayer for sagas.
 
     It sets the pydantic data converter (keeping any payload codec already set) and
-    `SagaFailureConverter` (unless another failure converter was set),
+    `SagaFailureConverter` (unless another failure converter was set; with a codec,
+    `EncodedSagaFailureConverter`, so failure messages are encrypted too),
     installs the interceptor that carries step context to activities, and passes
     the framework and structlog through the workflow sandbox. A worker that runs
     with it waits, when it stops, until the audit events of its last workflow tasks
@@ -123,4 +124,7 @@ def _pydantic_converter(
         base = dataclasses.replace(base, failure_converter_class=SagaFailureConverter)
     if codec is not None and base.payload_codec is not codec:
         base = dataclasses.replace(base, payload_codec=codec)
+    if base.payload_codec is not None and base.failure_converter_class is SagaFailureConverter:
+        # A codec that left failure messages in clear would leave whatever they quote.
+        base = dataclasses.replace(base, failure_converter_class=EncodedSagaFailureConverter)
     return base
