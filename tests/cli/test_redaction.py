@@ -14,7 +14,7 @@ from click.testing import CliRunner, Result
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from temporal_sagas import SagaStatus
+from temporal_sagas import SagaStatus, flush_audit_log
 from temporal_sagas.cli._main import cli
 from tests.cli.redaction_sagas import ACTIVITIES, CARD, Payment, PaySaga
 from tests.sagas import new_id, wait_for_status
@@ -40,6 +40,9 @@ async def parked(saga_dev_env: WorkflowEnvironment, saga_task_queue: str) -> Any
             PaySaga.run, Payment(order=wid, card_number=CARD), id=wid, task_queue=saga_task_queue
         )
         await wait_for_status(handle, SagaStatus.NEEDS_ATTENTION)
+        # The test process logs the saga's audit events from a writer thread; let it
+        # finish before a command's output is captured, so only the command's is read.
+        flush_audit_log()
         yield wid
         await handle.terminate("test over")
 

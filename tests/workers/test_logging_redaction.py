@@ -28,3 +28,13 @@ def test_default_worker_logging_redacts_secret_values_and_secret_keys() -> None:
     assert "4111111111111111" not in out.getvalue()
     assert "hunter2" not in out.getvalue()
     assert line["amount"] == 12
+
+
+def test_a_card_number_quoted_in_an_error_is_masked_in_the_logs() -> None:
+    from temporal_sagas.audit import Redactor
+
+    event = Redactor()(
+        None, "info", {"error": "ApplicationError: card 4111 1111 1111 1111 declined"}
+    )
+
+    assert event["error"] == "ApplicationError: card [REDACTED CARD] declined"
