@@ -44,7 +44,8 @@ ENV_REDACT_KEYS = "SAGAS_REDACT_KEYS"
 _MAX_DEPTH = 12
 # 13 to 19 digits, optionally grouped by single spaces or dashes: the shapes card
 # numbers are written in. A candidate is masked only if it passes the Luhn check.
-_CARD = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])")
+# Not inside a longer token (a hash, an id): letters or digits around it end the match.
+_CARD = re.compile(r"(?<![\w-])\d(?:[ -]?\d){12,18}(?![\w-])")
 
 
 def drop_replayed(

@@ -91,6 +91,9 @@ async def _rescue_one(
     from temporal_sagas.workers._rescuer import rescue
 
     outcome = await rescue(client, workflow_id, run_id, dry_run=dry_run)
+    if outcome.error is not None:
+        click.echo(f"{workflow_id}: not rescued: {outcome.error}")
+        return
     if outcome.plan is None:
         click.echo(f"{workflow_id}: nothing to rescue (not terminated or timed out, or no "
                    "compensation due)")  # fmt: skip

@@ -20,7 +20,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from temporal_sagas._contract import SAGA_STATUS, rescue_workflow_id
 from temporal_sagas._errors import SagaNotFoundError
-from temporal_sagas.history import rescue_plan
+from temporal_sagas.history import SagaHistoryError, rescue_plan
 from temporal_sagas.workers._codec import decode_history
 from temporal_sagas.workflows._rescue import RescuePlan, SagaRescue
 
@@ -48,6 +48,8 @@ class RescueOutcome:
         started: This call started the rescue (False: nothing due, a dry run, or
             another rescuer started it first).
         already: The run had been rescued before (or concurrently) by another rescuer.
+        error: Why the run could not be looked at (its history is not a saga's, or
+            holds no completed workflow task); a sweep goes on with the others.
     """
 
     workflow_id: str
@@ -56,6 +58,7 @@ class RescueOutcome:
     rescue_id: str | None = None
     started: bool = False
     already: bool = False
+    error: str | None = None
 
 
 async def rescue(
@@ -78,7 +81,10 @@ async def rescue(
             ) from None
         raise
     history = await _decoded(client, history)
-    plan = rescue_plan(history)
+    try:
+        plan = rescue_plan(history)
+    except SagaHistoryError as err:
+        return RescueOutcome(workflow_id, run_id, None, error=str(err))
     if plan is None:
         return RescueOutcome(workflow_id, run_id, None)
     rescue_id = rescue_workflow_id(plan.workflow_id, plan.run_id)
