@@ -1,15 +1,18 @@
 """A money-transfer worker process for the chaos suite, meant to be SIGKILLed.
 
-Run as ``python -m tests.chaos.worker ADDRESS TASK_QUEUE DSN FAULT_RATE READY_FILE``.
-It touches ``READY_FILE`` once polling, and polls until killed; when the server is
-gone for good (restarts are survived by the SDK's own retries) it exits non-zero
-and the test starts another.
+Run as ``python -m tests.chaos.worker ADDRESS TASK_QUEUE DSN FAULT_RATE AUDIT_FILE
+READY_FILE``. It writes the saga audit events live to the JSON-lines sink
+``AUDIT_FILE`` (shared by every worker process, as a deployment's would be), touches
+``READY_FILE`` once polling, and polls until killed; when the server is gone for good
+(restarts are survived by the SDK's own retries) it exits non-zero and the test starts
+another. SIGTERM flushes the audit queue first and exits 0.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -26,6 +29,13 @@ from examples.money_transfer.activities import (
 )
 from examples.money_transfer.workflows import Transfer
 from temporal_sagas import SagaPlugin
+from temporal_sagas.audit import JsonlAuditSink, audit_processors, flush_audit_log
+from temporal_sagas.workers import configure_logging
+
+
+def _flush_and_exit(signum: int, frame: object) -> None:
+    flush_audit_log(5)
+    os._exit(0)
 
 
 async def main(address: str, task_queue: str, dsn: str, fault_rate: float, ready: Path) -> None:
@@ -47,7 +57,15 @@ async def main(address: str, task_queue: str, dsn: str, fault_rate: float, ready
 
 
 if __name__ == "__main__":
-    address, queue, dsn, rate, ready = sys.argv[1:6]
+    address, queue, dsn, rate, audit_file, ready = sys.argv[1:7]
+    # The log lines themselves go nowhere; the audit sink is what the test reads.
+    configure_logging(
+        "json",
+        "INFO",
+        stream=open(os.devnull, "w"),  # noqa: SIM115 - lives as long as the process
+        processors=audit_processors(JsonlAuditSink(audit_file, fsync=False)),
+    )
+    signal.signal(signal.SIGTERM, _flush_and_exit)
     code = 0
     try:
         asyncio.run(main(address, queue, dsn, float(rate), Path(ready)))
