@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format docs bench clean
+.PHONY: demo test lint format docs bench chaos clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,14 @@ format: $(STAMP)
 
 test: lint
 	$(BIN)/pytest
+
+# The chaos suite, longer than in `make test`: more sagas, more rounds of faults (killed
+# and paused workers, kills aimed at compensations, killed PostgreSQL connections, a
+# restarted and a killed dev server). The figures are printed; docs/guarantees.md has them.
+CHAOS_SAGAS ?= 500
+CHAOS_BATCHES ?= 20
+chaos: $(STAMP)
+	CHAOS_SAGAS=$(CHAOS_SAGAS) CHAOS_BATCHES=$(CHAOS_BATCHES) $(BIN)/pytest tests/chaos -m chaos -q -s --timeout 1800
 
 # The documentation site, strict: a broken link, nav entry or docstring fails the build.
 docs: $(STAMP)

@@ -29,8 +29,10 @@ class SinkFigures:
         extra: Distinct ids in the sink that no trail holds.
         duplicates: Lines repeating an id already in the sink (collapsed by id).
         reused: Ids whose lines differ in content, among themselves or from the trail.
+        broken_hashes: Lines whose hash does not match their content.
         runs_with_gaps: Runs missing at least one event.
         runs_with_extra: Runs with at least one event the history lacks.
+        reused_fields: For the reused ids, which fields differed, and how often.
     """
 
     lines: int
@@ -40,8 +42,10 @@ class SinkFigures:
     extra: int
     duplicates: int
     reused: int
+    broken_hashes: int
     runs_with_gaps: int
     runs_with_extra: int
+    reused_fields: dict[str, int]
 
 
 def compare(path: Path, trails: list[list[AuditEvent]]) -> SinkFigures:
@@ -53,11 +57,14 @@ def compare(path: Path, trails: list[list[AuditEvent]]) -> SinkFigures:
     for event in sunk:
         by_id[event.event_id].append(event)
     reused = 0
+    fields = Counter[str]()
     for event_id, copies in by_id.items():
-        forms = {e.canonical_json() for e in copies}
+        forms = [e.model_dump(mode="json") for e in copies]
         if event_id in wanted:
-            forms.add(wanted[event_id].canonical_json())
-        reused += len(forms) > 1
+            forms.append(wanted[event_id].model_dump(mode="json"))
+        differing = {key for form in forms for key in form if form[key] != forms[0].get(key)}
+        reused += bool(differing)
+        fields.update(differing)
     gaps = [i for i in wanted if i not in by_id]
     extra = [i for i in by_id if i not in wanted]
     return SinkFigures(
@@ -68,8 +75,10 @@ def compare(path: Path, trails: list[list[AuditEvent]]) -> SinkFigures:
         extra=len(extra),
         duplicates=len(sunk) - len(by_id),
         reused=reused,
+        broken_hashes=sum(e.computed_hash() != e.hash for e in sunk),
         runs_with_gaps=len({wanted[i].run_id for i in gaps}),
         runs_with_extra=len({by_id[i][0].run_id for i in extra}),
+        reused_fields=dict(fields),
     )
 
 
