@@ -86,9 +86,10 @@ class Chaos:
 
     async def kill_postgres_connections(self) -> None:
         """Terminate every connection to the bank's database, mid-transaction or idle."""
-        killed = await asyncio.to_thread(terminate_backends, self.dsn)
+        killed, busy = await asyncio.to_thread(terminate_backends, self.dsn)
         if killed:
             self.hits["PostgreSQL backends terminated"] += killed
+            self.hits["PostgreSQL backends terminated mid-transaction"] += busy
             self.hits["PostgreSQL terminations"] += 1
 
     async def restart_server(self, *, hard: bool) -> None:

@@ -189,15 +189,17 @@ class WorkerProcess:
         return True
 
 
-def terminate_backends(dsn: str) -> int:
+def terminate_backends(dsn: str) -> tuple[int, int]:
     """Kill every other PostgreSQL connection to ``dsn``'s database, mid-transaction or not.
 
     Returns:
-        How many backends were terminated.
+        How many backends were terminated, and how many of them were inside a
+        transaction or running a statement at that moment.
     """
     with psycopg.connect(dsn, autocommit=True) as conn:
         rows = conn.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            "SELECT pg_terminate_backend(pid), state <> 'idle' FROM pg_stat_activity"
             " WHERE datname = current_database() AND pid <> pg_backend_pid()"
         ).fetchall()
-    return sum(1 for (killed,) in rows if killed)
+    killed = [busy for done, busy in rows if done]
+    return len(killed), sum(1 for busy in killed if busy)
