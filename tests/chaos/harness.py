@@ -115,10 +115,11 @@ class DevServer:
 class WorkerProcess:
     """One ``tests.chaos.worker`` process slot: started, SIGKILLed, started again."""
 
-    def __init__(self, name: str, tmp: Path, args: list[str]) -> None:
+    def __init__(self, name: str, tmp: Path, args: list[str], workload: str = "transfers") -> None:
         self.name = name
         self.ready = tmp / f"{name}.ready"
         self.args = args
+        self.workload = workload
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
 
@@ -126,7 +127,14 @@ class WorkerProcess:
         """Start a fresh process in this slot."""
         self.ready.unlink(missing_ok=True)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.chaos.worker", *self.args, str(self.ready)],
+            [
+                sys.executable,
+                "-m",
+                "tests.chaos.worker",
+                *self.args,
+                str(self.ready),
+                self.workload,
+            ],
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
