@@ -24,7 +24,12 @@ with workflow.unsafe.imports_passed_through():
 
 #: The environment variable holding the effects database's connection string.
 EFFECTS_DSN_ENV = "CHAOS_EFFECTS_DSN"
-SCHEMA = "CREATE TABLE IF NOT EXISTS effects (id bigserial PRIMARY KEY, idempotency_key text)"
+#: The effects; ``pid`` is the worker process that wrote the row.
+SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS effects (id bigserial PRIMARY KEY, idempotency_key text, pid int)"
+)
+#: The idempotency store's table.
+STORE_TABLE = "effect_keys"
 OPTIONS = StepOptions(
     start_to_close_timeout=timedelta(seconds=5),
     heartbeat_timeout=timedelta(seconds=2),  # also the claim's lease
@@ -39,7 +44,7 @@ class EffectRequest(BaseModel):
 
 
 def _store() -> PostgresStore:
-    return PostgresStore(os.environ[EFFECTS_DSN_ENV], table="effect_keys", max_size=4)
+    return PostgresStore(os.environ[EFFECTS_DSN_ENV], table=STORE_TABLE, max_size=4)
 
 
 @activity.defn
@@ -50,7 +55,9 @@ async def external_write(req: EffectRequest) -> str:
     async with await psycopg.AsyncConnection.connect(
         os.environ[EFFECTS_DSN_ENV], autocommit=True
     ) as conn:
-        await conn.execute("INSERT INTO effects (idempotency_key) VALUES (%s)", (key,))
+        await conn.execute(
+            "INSERT INTO effects (idempotency_key, pid) VALUES (%s, %s)", (key, os.getpid())
+        )
     return key
 
 

@@ -155,6 +155,10 @@ class WorkerProcess:
             await asyncio.sleep(0.05)
         raise AssertionError("a chaos worker never became ready")
 
+    def pid(self) -> int | None:
+        """The live process's id, or None."""
+        return self.proc.pid if self.proc is not None and self.alive() else None
+
     def runs(self, worker_identity: str) -> bool:
         """Whether ``worker_identity`` (the SDK's default, ``pid@host``) is this live process."""
         proc = self.proc

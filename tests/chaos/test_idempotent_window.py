@@ -1,11 +1,13 @@
 """The `@idempotent` window, measured: an effect outside the store's transaction.
 
 `tests.chaos.effects` writes one row per saga on a connection of its own and lets
-``@idempotent`` record the outcome afterwards. Two workers are SIGKILLed at random
-moments. The promise is at-least-once: every saga completes and every key's row is
-there. A kill between the row's commit and the record makes the retry write the row
-again; how often that happened is printed (``pytest -s``), not asserted: it is the
-window the inbox closes (docs/guarantees.md).
+``@idempotent`` record the outcome afterwards. Two workers are SIGKILLed, at random
+moments and aimed at the window: when a row exists whose key the store has not
+recorded, the worker that wrote it is killed. The promise is at-least-once: every saga
+completes and every key's row is there. A kill that landed in the window (the key was
+still unrecorded once its writer was dead) must show as a doubled effect: the window
+is real, and the inbox is what closes it (docs/guarantees.md). The figures are
+printed (``pytest -s``).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError
 
 from tests.activities.postgres import scratch_database
-from tests.chaos.effects import SCHEMA, Effect, EffectRequest
+from tests.chaos.effects import SCHEMA, STORE_TABLE, Effect, EffectRequest
 from tests.chaos.harness import DevServer, WorkerProcess
 
 pytestmark = pytest.mark.chaos
@@ -51,6 +53,32 @@ async def _start(client: Client, key: str) -> None:
     raise AssertionError(f"saga {key} could not be started")
 
 
+def _unrecorded(dsn: str) -> list[tuple[str, int]]:
+    """Effects written whose key the store has not recorded as completed: (key, pid)."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        rows = conn.execute(
+            f"SELECT e.idempotency_key, e.pid FROM effects e LEFT JOIN {STORE_TABLE} k"
+            " ON k.key = e.idempotency_key WHERE k.state IS DISTINCT FROM 'completed'"
+        ).fetchall()
+    return [(key, pid) for key, pid in rows]
+
+
+async def _kill_in_window(dsn: str, workers: list[WorkerProcess]) -> str | None:
+    """SIGKILL a worker holding an unrecorded effect; the key, if it stayed unrecorded."""
+    for _ in range(100):
+        for key, pid in await asyncio.to_thread(_unrecorded, dsn):
+            victim = next((w for w in workers if w.pid() == pid), None)
+            if victim is None:
+                continue
+            landed = await victim.sigkill()
+            victim.start()
+            # Its writer is dead: if the key is still unrecorded, the retry redoes it.
+            still = {k for k, _ in await asyncio.to_thread(_unrecorded, dsn)}
+            return key if landed and key in still else None
+        await asyncio.sleep(0.005)
+    return None
+
+
 async def _results(client: Client, workers: list[WorkerProcess], keys: list[str]) -> list[str]:
     """Every saga's result; a worker that died meanwhile is started again."""
     waiting = asyncio.gather(*(client.get_workflow_handle(k).result() for k in keys))
@@ -71,6 +99,7 @@ async def test_idempotent_external_effects_happen_at_least_once_under_worker_kil
     rng = random.Random(SEED)
     keys = [f"effect-{n:04d}" for n in range(SAGAS)]
     kills = 0
+    in_window: list[str] = []
     with scratch_database() as dsn:
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute(SCHEMA)
@@ -89,6 +118,10 @@ async def test_idempotent_external_effects_happen_at_least_once_under_worker_kil
             size = -(-SAGAS // BATCHES)
             for batch in range(BATCHES):
                 await asyncio.gather(*(_start(client, k) for k in keys[batch * size :][:size]))
+                if batch % 2:
+                    landed = await _kill_in_window(dsn, workers)
+                    in_window += [landed] if landed is not None else []
+                    continue
                 await asyncio.sleep(rng.uniform(0.02, 0.3))
                 victim = rng.choice(workers)
                 kills += await victim.sigkill()
@@ -103,7 +136,8 @@ async def test_idempotent_external_effects_happen_at_least_once_under_worker_kil
 
     effects = Counter(key for (key,) in rows)
     doubled = sorted(key for key, n in effects.items() if n > 1)
-    figures = {"sagas": SAGAS, "worker SIGKILLs": kills, "effects": len(rows)}
+    figures = {"sagas": SAGAS, "worker SIGKILLs at random": kills, "effects": len(rows)}
+    figures |= {"worker SIGKILLs in the window": len(in_window)}
     figures |= {"keys doubled": len(doubled), "extra effects": len(rows) - len(effects)}
     print("idempotent window figures:", json.dumps(figures))
 
@@ -111,3 +145,5 @@ async def test_idempotent_external_effects_happen_at_least_once_under_worker_kil
     # At least once: each saga completed with its step's key, and that key's row exists.
     assert sorted(written) == sorted(f"effect/{k}/write" for k in keys)
     assert set(effects) == set(written)
+    # Each kill inside the window doubled its effect: the window the inbox closes is real.
+    assert [key for key in in_window if effects[key] < 2] == []
