@@ -9,13 +9,14 @@ first in the processor chain (before any sink and the renderer); see
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterable, Mapping, MutableMapping
 from typing import Any
 
 import structlog
 from pydantic import BaseModel, SecretBytes, SecretStr
 from temporalio import workflow
+
+from temporal_sagas._secrets import mask_card_numbers
 
 #: Key names whose values never reach a log in clear (compared case-insensitively,
 #: ``-`` and ``_`` alike).
@@ -37,15 +38,9 @@ DEFAULT_REDACTED_KEYS = frozenset(
 )
 #: What a redacted value is replaced with.
 REDACTED = "[REDACTED]"
-#: What a card number found in free text is replaced with.
-REDACTED_CARD = "[REDACTED CARD]"
 #: More key names to redact, comma separated, for the worker's logs and the CLI's output.
 ENV_REDACT_KEYS = "SAGAS_REDACT_KEYS"
 _MAX_DEPTH = 12
-# 13 to 19 digits, optionally grouped by single spaces or dashes: the shapes card
-# numbers are written in. A candidate is masked only if it passes the Luhn check.
-# Not inside a longer token (a hash, an id): letters or digits around it end the match.
-_CARD = re.compile(r"(?<![\w-])\d(?:[ -]?\d){12,18}(?![\w-])")
 
 
 def drop_replayed(
@@ -85,7 +80,7 @@ class Redactor:
 
     def redact_text(self, text: str) -> str:
         """``text`` with every card number in it masked (free text: messages, errors)."""
-        return _CARD.sub(_mask_card, text)
+        return mask_card_numbers(text)
 
     def __call__(
         self, logger: Any, method: str, event_dict: MutableMapping[str, Any]
@@ -136,21 +131,6 @@ def audit_processors(
     if sinks:
         chain.append(AuditSinkProcessor(*sinks))
     return chain
-
-
-def _mask_card(match: re.Match[str]) -> str:
-    digits = [int(c) for c in match.group() if c.isdigit()]
-    return REDACTED_CARD if _luhn(digits) else match.group()
-
-
-def _luhn(digits: list[int]) -> bool:
-    total = 0
-    for index, digit in enumerate(reversed(digits)):
-        if index % 2:
-            digit *= 2
-            digit -= 9 if digit > 9 else 0
-        total += digit
-    return total % 10 == 0
 
 
 def _norm(key: str) -> str:

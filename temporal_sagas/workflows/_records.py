@@ -22,6 +22,7 @@ from temporal_sagas._models import (
     StepRecord,
     StepStatus,
 )
+from temporal_sagas._secrets import mask_card_numbers
 from temporal_sagas._unwrapped import plain_isinstance
 from temporal_sagas.workflows._options import StepOptions
 
@@ -61,9 +62,12 @@ def _type_label(error: BaseException) -> str:
 
 def _message(error: BaseException) -> str:
     text = error.message if plain_isinstance(error, FailureError) else str(error)
-    # A pydantic validation error quotes the input it refused (which may be a secret);
-    # the saga's state and audit trail keep where and why, never the value.
-    return _ECHOED_INPUT.sub("", text) if "input_value=" in text else text
+    # A pydantic validation error quotes the input it refused, and any message may quote
+    # a card number: the saga's state and audit trail (whose hashes cover this text)
+    # keep where and why, never the value.
+    if "input_value=" in text:
+        text = _ECHOED_INPUT.sub("", text)
+    return mask_card_numbers(text)
 
 
 #: The part of a pydantic validation message that repeats the refused input.

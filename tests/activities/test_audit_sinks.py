@@ -174,6 +174,14 @@ def test_redactor_masks_secret_values_and_configured_keys_at_any_depth() -> None
     }
 
 
+def test_redactor_leaves_digit_runs_inside_hex_digests_alone() -> None:
+    # A real audit event hash from a chaos run: "1657993391495" passes the Luhn check.
+    digest = "c4abbbbc15386eb1657993391495c122232140fdbe171edaf4ec71c60d59e607"
+    redact = Redactor()
+    event = redact(None, "info", {"hash": digest, "error": "card 4111111111111111 declined"})
+    assert event == {"hash": digest, "error": "card [REDACTED CARD] declined"}
+
+
 async def test_secrets_in_saga_input_and_step_result_never_reach_log_or_sinks(
     saga_dev_env: WorkflowEnvironment,
     saga_task_queue: str,

@@ -61,3 +61,11 @@ def test_a_validation_error_keeps_where_and_why_but_not_the_refused_input() -> N
 
     assert "number\n  Input should be a valid integer" in info.message
     assert "4111" not in info.message
+
+
+def test_a_card_number_quoted_in_a_failure_is_masked_before_it_reaches_state_or_audit() -> None:
+    error = ApplicationError("card 4111 1111 1111 1111 declined")
+
+    info = failure_info(error)
+
+    assert info.message == "card [REDACTED CARD] declined"
