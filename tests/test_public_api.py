@@ -94,6 +94,7 @@ PUBLIC = {
         "idempotent",
         "refuse_void",
         "release_closed_sagas",
+        "unowned_sagas",
     ],
     "temporal_sagas.workers": [
         "BackgroundWorker",

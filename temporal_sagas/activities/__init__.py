@@ -19,6 +19,7 @@ from temporal_sagas.activities._records import (
     action_record,
     refuse_void,
     release_closed_sagas,
+    unowned_sagas,
 )
 from temporal_sagas.activities._stores import (
     DEFAULT_SQLITE_PATH,
@@ -52,4 +53,5 @@ __all__ = [
     "idempotent",
     "refuse_void",
     "release_closed_sagas",
+    "unowned_sagas",
 ]

@@ -147,3 +147,23 @@ async def release_closed_sagas(store: IdempotencyStore, client: Client) -> list[
         _log.info("idempotency.released", workflow_id=workflow_id, records=count)
         released.append(workflow_id)
     return released
+
+
+async def unowned_sagas(store: IdempotencyStore, client: Client) -> list[str]:
+    """The workflow ids the store holds records for that Temporal has no saga under.
+
+    A held record belongs to a saga step; its saga is released (`release_closed_sagas`)
+    once it has closed. A workflow id Temporal does not know at all points at an effect
+    no saga owns: a record written under a forged or mistyped id, or a saga whose history
+    aged out before its records were released. `sagas reconcile --sqlite-store` /
+    ``--postgres-store`` reports them.
+    """
+    unowned = []
+    for workflow_id in await store.held_sagas():
+        try:
+            await client.get_workflow_handle(workflow_id).describe()
+        except RPCError as err:
+            if err.status != RPCStatusCode.NOT_FOUND:
+                raise
+            unowned.append(workflow_id)
+    return unowned

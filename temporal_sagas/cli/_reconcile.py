@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -33,6 +34,17 @@ RECONCILE_QUERY = "SagaStatus IN ('COMPLETED', 'COMPENSATED')"
 @click.option("--query", help=f"Visibility query selecting the sagas. [default: {RECONCILE_QUERY}]")
 @click.option("--limit", type=int, default=1000, show_default=True, help="At most this many.")
 @click.option("--stuck-for", help="Also report sagas unchanged for this long (30m, 2h, 1d).")
+@click.option(
+    "--sqlite-store",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also report records this SQLite idempotency store holds for no known saga.",
+)
+@click.option(
+    "--postgres-store",
+    metavar="DSN",
+    help="Also report records this PostgreSQL store holds for no known saga.",
+)
+@click.option("--store-table", default=None, help="The store's table. [default: the store's]")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines.")
 @connection_options
 def reconcile(
@@ -40,6 +52,9 @@ def reconcile(
     query: str | None,
     limit: int,
     stuck_for: str | None,
+    sqlite_store: Path | None,
+    postgres_store: str | None,
+    store_table: str | None,
     as_json: bool,
     **flags: Any,
 ) -> None:
@@ -48,7 +63,12 @@ def reconcile(
     Exits 1 when a step's effect diverges from the record (or a probe cannot tell, or a
     saga is stuck), 0 when everything agrees.
     """
-    rows = run(_reconcile(connection_from(flags), list(workflow_ids), query, limit, stuck_for))
+    stores = _stores(sqlite_store, postgres_store, store_table)
+    rows = run(
+        _reconcile(
+            connection_from(flags), list(workflow_ids), query, limit, stuck_for, tuple(stores)
+        )
+    )
     for row in rows:
         click.echo(json.dumps(row) if as_json else _line(row))
     bad = [row for row in rows if row["verdict"] != "agrees"]
@@ -64,6 +84,7 @@ async def _reconcile(
     query: str | None,
     limit: int,
     stuck_for: str | None,
+    stores: tuple[Any, ...] = (),
 ) -> list[dict[str, Any]]:
     client = await connect(conn)
     targets: list[tuple[str, str | None]] = [(wid, None) for wid in workflow_ids]
@@ -75,7 +96,44 @@ async def _reconcile(
         rows += await _check(client, conn, workflow_id, run_id)
     if stuck_for:
         rows += await _stuck(conn, stuck_for, limit)
+    for store in stores:
+        rows += await _unowned(client, store)
     return rows
+
+
+def _stores(sqlite: Path | None, dsn: str | None, table: str | None) -> list[Any]:
+    """The idempotency stores to look into for records no saga owns."""
+    from temporal_sagas.activities import DEFAULT_TABLE, SQLiteStore
+
+    stores: list[Any] = []
+    if sqlite is not None:
+        stores.append(SQLiteStore(sqlite, table=table or DEFAULT_TABLE))
+    if dsn is not None:
+        from temporal_sagas.postgres import PostgresStore
+
+        stores.append(PostgresStore(dsn, table=table or DEFAULT_TABLE))
+    return stores
+
+
+async def _unowned(client: Client, store: Any) -> list[dict[str, Any]]:
+    from temporal_sagas.activities import unowned_sagas
+
+    await store.open()
+    try:
+        found = await unowned_sagas(store, client)
+    finally:
+        await store.close()
+    return [
+        {
+            "workflow_id": workflow_id,
+            "run_id": None,
+            "step": None,
+            "recorded": "no saga",
+            "effect": True,
+            "verdict": "diverges: the store holds records for a saga Temporal does not know",
+        }
+        for workflow_id in found
+    ]
 
 
 async def _check(

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +18,7 @@ from click.testing import CliRunner, Result
 from temporalio.client import WorkflowFailureError
 from temporalio.testing import WorkflowEnvironment
 
+from temporal_sagas.activities import SQLiteStore
 from temporal_sagas.cli._main import cli
 from tests.sagas import JOURNAL, Script, StepScript, new_id, release, saga_worker, start
 
@@ -124,4 +127,31 @@ async def test_stuck_for_reports_a_saga_unchanged_for_that_long(
     assert result.exit_code == 1
     assert [(r["recorded"], r["verdict"].split(" since ")[0]) for r in found] == [
         ("RUNNING", "stuck: RUNNING")
+    ]
+
+
+async def test_records_held_for_a_saga_temporal_does_not_know_are_a_divergence(
+    saga_dev_env: WorkflowEnvironment, saga_task_queue: str, tmp_path: Path
+) -> None:
+    client, real, ghost = saga_dev_env.client, new_id("recon-owned"), new_id("recon-ghost")
+    async with saga_worker(client, saga_task_queue):
+        await (
+            await start(client, saga_task_queue, Script(steps=(StepScript(name="a"),)), real)
+        ).result()
+    store = SQLiteStore(tmp_path / "records.sqlite3")
+    await store.open()
+    for workflow_id in (real, ghost):
+        key = f"scripted/{workflow_id}/a"
+        await store.claim(key, "worker-1", lease=timedelta(minutes=1))
+        await store.complete(key, "worker-1", "{}", ttl=timedelta(days=7), workflow_id=workflow_id)
+    await store.close()
+
+    result = await sagas(
+        saga_dev_env, "reconcile", "--query", "WorkflowId = 'nothing'",
+        "--sqlite-store", str(tmp_path / "records.sqlite3"), "--json",
+    )  # fmt: skip
+
+    assert result.exit_code == 1
+    assert [(r["workflow_id"], r["verdict"]) for r in rows(result)] == [
+        (ghost, "diverges: the store holds records for a saga Temporal does not know")
     ]
