@@ -147,7 +147,9 @@ async def test_a_saga_terminated_while_compensating_runs_only_the_rest(
     assert result.exit_code == 0, result.output
     assert report["compensated"] == ["b", "a"]
     assert undone(wid, "c") == ["ok"]  # done before the terminate, not again
-    assert undone(wid, "b") == ["blocked", "blocked", "ok"]
+    # The original round blocked and was abandoned (it may still note the worker's
+    # shutdown); the rescue's round blocked, was released and undid b once.
+    assert [o for o in undone(wid, "b") if o != "saw_shutdown"] == ["blocked", "blocked", "ok"]
     assert undone(wid, "a") == ["ok"]
 
 
