@@ -35,6 +35,7 @@ def encode_step_header(
     compensate_on: Literal["attempt", "success"],
     probe: str | None = None,
     action_completed: bool = False,
+    adopted: tuple[str, str] | None = None,
 ) -> bytes:
     """The step header's JSON, as `StepContext.model_validate_json` reads it back.
 
@@ -74,6 +75,9 @@ def encode_step_header(
         parts += (',"probe":', encode_basestring(probe))
     if action_completed:
         parts.append(',"action_completed":true')
+    if adopted is not None:
+        parts += (',"adopted_action":', encode_basestring(adopted[0]))
+        parts += (',"adopted_status":"', adopted[1], '"')
     parts.append("}")
     return "".join(parts).encode()
 

@@ -321,6 +321,10 @@ class StepContext(_Frozen):
         probe: The activity that answers whether the action took effect (None when
             the step has none). A probe runs with ``kind`` ``probe`` and the action's
             idempotency key, so it can look up what the action did.
+        adopted_action: For a rescue's compensation: the action's activity, which ran
+            in the rescued saga, not in this workflow (so the rescue's history alone
+            shows what it undoes).
+        adopted_status: For a rescue's compensation: what became of that action.
         action_completed: For a compensation: the saga saw its action complete (the
             action's result is recorded in the history). Its idempotency record must
             then exist; a compensation that finds none may not take it for "never
@@ -349,6 +353,8 @@ class StepContext(_Frozen):
     compensate_on: Literal["attempt", "success"] = "attempt"
     probe: str | None = None
     action_completed: bool = False
+    adopted_action: str | None = None
+    adopted_status: StepStatus | None = None
 
     @model_validator(mode="before")
     @classmethod

@@ -129,7 +129,15 @@ class _Rebuilder:
     def run(self) -> SagaHistoryView:
         for event in self.history.events:
             self.on_event(event)
+        self.order_adopted()
         return self.view()
+
+    def order_adopted(self) -> None:
+        """A rescue's steps appear as their undo starts, newest first: list them oldest first."""
+        adopted = [s for s in self.steps.values() if s.context.adopted_action is not None]
+        if adopted:
+            others = {n: s for n, s in self.steps.items() if s.context.adopted_action is None}
+            self.steps = {s.name: s for s in reversed(adopted)} | others
 
     def on_event(self, event: HistoryEvent) -> None:
         kind = event.event_type
@@ -344,13 +352,24 @@ class _Rebuilder:
             self.cancel_requested = True
             self.emit(SagaEventKind.CANCEL_REQUESTED, detail=reason)
 
+    def note_abort(self, failure: Failure) -> None:
+        compensated = failure.application_failure_info.type == SAGA_COMPENSATED
+        if self.failure is None and compensated and failure.HasField("cause"):
+            self.failure = failure_info(_decode_failure(failure.cause))
+
     def on_workflow_closed(self, event: HistoryEvent) -> None:
         """The workflow closed: close the saga too, if no status upsert already did.
 
         A saga with ``search_attributes=False`` records no final status; the engine
         closes it in the workflow task that completes the workflow, so the close
         event tells which status it was.
+
+        An abort left no event of its own: the closing ``SagaCompensated`` failure's
+        cause is the only place the history keeps it, so the saga's failure is read there
+        when no step's failure explains the compensation.
         """
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED:
+            self.note_abort(event.workflow_execution_failed_event_attributes.failure)
         if self.status.is_terminal or self.started_at is None:
             return
         kind = event.event_type
@@ -424,6 +443,8 @@ class _Rebuilder:
 
     def on_compensation_scheduled(self, act: Scheduled) -> None:
         step = self.steps.get(act.context.step)
+        if step is None and act.context.adopted_action is not None:
+            step = self.adopt(act)
         if step is None:
             return
         if self.status is SagaStatus.RUNNING:
@@ -434,6 +455,21 @@ class _Rebuilder:
         step.comp_status = CompensationStatus.SCHEDULED
         step.comp_failure = None
         self.emit(SagaEventKind.COMPENSATION_SCHEDULED, step=step.name)
+
+    def adopt(self, act: Scheduled) -> RebuiltStep:
+        """A rescue's step: its action ran in the rescued saga, as its header says."""
+        assert self.started_at is not None  # a compensation runs after the saga started
+        context = act.context
+        step = RebuiltStep(
+            name=context.step,
+            context=context,
+            activity=context.adopted_action or "",
+            # The rescue adopts every step when it starts, before it undoes any.
+            scheduled_at=self.started_at,
+            status=context.adopted_status or StepStatus.COMPLETED,
+        )
+        self.steps[step.name] = step
+        return step
 
     def on_attributes(self, fields: dict[str, Payload]) -> None:
         if SAGA_NAME.name in fields and self.name is None:

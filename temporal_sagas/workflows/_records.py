@@ -148,6 +148,8 @@ class Step:
     #: The activity asked whether the action took effect when its outcome is unknown.
     probe: Any = None
     probe_name: str | None = None
+    #: Adopted by a rescue: the action ran in the rescued saga, not here.
+    adopted: bool = False
     #: ApplicationError types of the action that leave its outcome unknown (a timeout
     #: always does).
     ambiguous: tuple[str, ...] = ()

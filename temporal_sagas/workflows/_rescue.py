@@ -18,16 +18,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
 
 from temporal_sagas._contract import (
     RESCUE_WORKFLOW,
-    SAGA_COMPENSATED,
     compensation_key,
     step_key,
 )
-from temporal_sagas._models import CompensationPolicy, SagaStatus, StepStatus
-from temporal_sagas._unwrapped import plain_isinstance
+from temporal_sagas._models import CompensationPolicy, StepStatus
 from temporal_sagas.workflows._records import Compensation, Step
 from temporal_sagas.workflows._saga import Saga
 
@@ -82,55 +79,26 @@ class RescuePlan(BaseModel):
     steps: tuple[RescuedStep, ...]
 
 
-class RescueReport(BaseModel):
-    """How a rescue ended.
-
-    Attributes:
-        workflow_id: The rescued saga's workflow id.
-        run_id: The rescued run.
-        status: ``COMPENSATED`` when every due compensation ran (or an operator
-            decided), else ``FAILED`` (``park_on_failure`` off is never used here).
-        compensated: The steps compensated, in the order they ran.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    workflow_id: str
-    run_id: str
-    status: SagaStatus
-    compensated: tuple[str, ...]
-
-
 @workflow.defn(name=RESCUE_WORKFLOW)
 class SagaRescue:
     """Runs a terminated or timed-out saga's remaining compensations, newest first."""
 
     @workflow.run
-    async def run(self, plan: RescuePlan) -> RescueReport:
+    async def run(self, plan: RescuePlan) -> None:
         """Adopt the plan's steps as done, then compensate them as the saga would have.
 
-        Returns:
-            The report; a compensation that fails for good parks the rescue first.
+        Like any saga that compensated, the rescue then closes FAILED with
+        ``SagaCompensated`` (its ``saga_state`` query and `sagas show` tell what was
+        undone); a compensation that fails for good parks it first.
         """
         saga = Saga(plan.saga, key=plan.saga_key, policy=plan.policy, park_on_failure=True)
-        try:
-            async with saga:
-                for planned in plan.steps:
-                    _adopt(saga, planned)
-                saga.abort(
-                    f"rescue of {plan.workflow_id} run {plan.run_id}, which closed "
-                    f"{plan.closed_as} with {len(plan.steps)} compensation(s) due"
-                )
-        except ApplicationError as err:
-            if not (plain_isinstance(err, ApplicationError) and err.type == SAGA_COMPENSATED):
-                raise
-        state = saga.state
-        return RescueReport(
-            workflow_id=plan.workflow_id,
-            run_id=plan.run_id,
-            status=state.status,
-            compensated=tuple(state.compensation_order),
-        )
+        async with saga:
+            for planned in plan.steps:
+                _adopt(saga, planned)
+            saga.abort(
+                f"rescue of {plan.workflow_id} run {plan.run_id}, which closed "
+                f"{plan.closed_as} with {len(plan.steps)} compensation(s) due"
+            )
 
 
 def _adopt(saga: Saga, planned: RescuedStep) -> None:
@@ -147,6 +115,7 @@ def _adopt(saga: Saga, planned: RescuedStep) -> None:
         status=planned.action_status,
         result=planned.result,
         has_result=planned.has_result,
+        adopted=True,
     )
     step.compensation = Compensation(
         activity=planned.compensation,

@@ -179,6 +179,7 @@ class SagaRuntime:
             probe=step.probe_name,
             # Only a compensation needs it: its action's record must exist then.
             action_completed=kind == "compensation" and step.has_result,
+            adopted=(step.activity_name, step.status.value) if step.adopted else None,
         )
 
     def start_activity(

@@ -12,13 +12,17 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowFailureError, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
-from temporal_sagas import SagaStatus, saga_state
+from temporal_sagas import SagaState, SagaStatus, saga_state
 from temporal_sagas._contract import rescue_workflow_id
 from temporal_sagas.cli._main import cli
+from temporal_sagas.history import audit_trail, saga_state_from_history
+from temporal_sagas.testing import assert_replays
+from temporal_sagas.workflows._rescue import SagaRescue
 from tests.sagas import (
     JOURNAL,
     Script,
@@ -71,13 +75,16 @@ async def blocked_at_c(env: WorkflowEnvironment, task_queue: str, **options: Any
     return wid
 
 
-async def rescue_result(env: WorkflowEnvironment, wid: str) -> Any:
+async def rescue_result(env: WorkflowEnvironment, wid: str) -> SagaState:
+    """The rescue's state once it closed (as any compensated saga, with SagaCompensated)."""
     history = await env.client.get_workflow_handle(wid).fetch_history()
     run_id = history.events[0].workflow_execution_started_event_attributes.original_execution_run_id
     handle: WorkflowHandle[Any, Any] = env.client.get_workflow_handle(
         rescue_workflow_id(wid, run_id)
     )
-    return await asyncio.wait_for(handle.result(), 60)
+    with pytest.raises(WorkflowFailureError):
+        await asyncio.wait_for(handle.result(), 60)
+    return await saga_state(handle)
 
 
 async def test_terminate_compensate_runs_each_due_compensation_once_with_its_original_key(
@@ -95,8 +102,8 @@ async def test_terminate_compensate_runs_each_due_compensation_once_with_its_ori
     assert "not rescued yet" not in before.output
     assert f"rescued by {wid}/rescue/" in shown.output
     assert ": COMPENSATED (sagas show" in shown.output
-    assert report["status"] == "COMPENSATED"
-    assert report["compensated"] == ["b", "a"]
+    assert report.status is SagaStatus.COMPENSATED
+    assert report.compensation_order == ["b", "a"]
     assert undone(wid, "b") == ["ok"]
     assert undone(wid, "a") == ["ok"]
     assert undone(wid, "c") == []  # c has no compensation; d never ran
@@ -117,7 +124,7 @@ async def test_a_saga_past_its_execution_timeout_is_rescued(
 
     assert result.exit_code == 0, result.output
     assert "closed TIMED_OUT: 2 compensation(s) due" in result.output
-    assert report["compensated"] == ["b", "a"]
+    assert report.compensation_order == ["b", "a"]
     assert undone(wid, "b") == ["ok"]
     assert undone(wid, "a") == ["ok"]
 
@@ -145,7 +152,7 @@ async def test_a_saga_terminated_while_compensating_runs_only_the_rest(
         report = await rescue_result(saga_dev_env, wid)
 
     assert result.exit_code == 0, result.output
-    assert report["compensated"] == ["b", "a"]
+    assert report.compensation_order == ["b", "a"]
     assert undone(wid, "c") == ["ok"]  # done before the terminate, not again
     # The original round blocked and was abandoned (it may still note the worker's
     # shutdown); the rescue's round blocked, was released and undid b once.
@@ -209,3 +216,34 @@ async def test_a_saga_that_completed_has_nothing_to_rescue(
 
     assert "nothing to rescue" in result.output
     assert state.status is SagaStatus.COMPLETED
+
+
+async def test_a_rescue_s_own_history_replays_and_records_its_compensations(
+    saga_dev_env: WorkflowEnvironment, saga_task_queue: str
+) -> None:
+    async with saga_worker(saga_dev_env.client, saga_task_queue):
+        wid = await blocked_at_c(saga_dev_env, saga_task_queue)
+        handle = saga_dev_env.client.get_workflow_handle(wid)
+        await handle.terminate("replay check")
+        run_id = (await handle.describe()).run_id
+        await sagas(saga_dev_env, "rescue", wid)
+        await rescue_result(saga_dev_env, wid)
+        rescue = saga_dev_env.client.get_workflow_handle(rescue_workflow_id(wid, run_id))
+        history = await rescue.fetch_history()
+        live = await saga_state(rescue)
+
+    await assert_replays([history], sagas=[SagaRescue])
+    assert saga_state_from_history(history) == live
+    assert [(s.name, s.activity, s.status.value) for s in live.steps] == [
+        ("a", "act", "COMPLETED"),
+        ("b", "act", "COMPLETED"),
+    ]
+    scheduled = [
+        e.activity_task_scheduled_event_attributes.activity_id
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+    ]
+    assert scheduled == [f"scripted/{wid}/b/compensate", f"scripted/{wid}/a/compensate"]
+    trail = [(e.kind.value, e.step) for e in audit_trail(history)]
+    assert ("compensation.completed", "b") in trail
+    assert ("compensation.completed", "a") in trail
