@@ -13,14 +13,13 @@ entries, comma separated; the first seals new lines, every listed key verifies.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import hmac
 import os
 from collections.abc import Mapping
 
 from temporal_sagas._errors import SagaError
+from temporal_sagas._keys import parse_key_list
 from temporal_sagas.audit._events import AuditEvent
 
 #: Where the worker and the CLI read the sealing keys.
@@ -57,21 +56,7 @@ class AuditSealer:
         Raises:
             AuditKeyError: An entry is malformed, or a key id is listed twice.
         """
-        keys: dict[str, bytes] = {}
-        for item in (part.strip() for part in spec.split(",") if part.strip()):
-            key_id, sep, encoded = item.partition(":")
-            if not sep or not key_id:
-                raise AuditKeyError(
-                    f"bad entry in {ENV_AUDIT_KEYS}: write id:base64key[,id:base64key]"
-                )
-            if key_id in keys:
-                raise AuditKeyError(f"audit key id {key_id!r} is listed twice in {ENV_AUDIT_KEYS}")
-            try:
-                keys[key_id] = base64.b64decode(encoded, validate=True)
-            except binascii.Error as err:
-                raise AuditKeyError(f"audit key {key_id!r} is not valid base64: {err}") from None
-        if not keys:
-            raise AuditKeyError(f"{ENV_AUDIT_KEYS} is set but lists no key")
+        keys = parse_key_list(spec, variable=ENV_AUDIT_KEYS, error=AuditKeyError)
         return cls(keys, current=next(iter(keys)))
 
     @classmethod

@@ -10,8 +10,6 @@ keys, never business data.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import copy
 import os
 import re
@@ -32,6 +30,7 @@ from temporalio.converter import (
 
 from temporal_sagas._errors import SagaError
 from temporal_sagas._extras import require
+from temporal_sagas._keys import parse_key_list
 
 ENCODING = b"binary/encrypted-aes256gcm"
 KEY_ID = "encryption-key-id"
@@ -104,22 +103,7 @@ class EncryptionCodec(PayloadCodec, WithSerializationContext):
         Raises:
             EncryptionKeyError: An entry is malformed, or a key id is listed twice.
         """
-        keys: dict[str, bytes] = {}
-        for item in (part.strip() for part in spec.split(",")):
-            key_id, sep, encoded = item.partition(":")
-            if not sep or not key_id:
-                raise EncryptionKeyError(
-                    f"bad key entry {item!r} in {ENV_KEYS}: write id:base64key[,id:base64key]"
-                )
-            if key_id in keys:
-                # Which of the two would decrypt? Refuse rather than guess.
-                raise EncryptionKeyError(f"key id {key_id!r} is listed twice in {ENV_KEYS}")
-            try:
-                keys[key_id] = base64.b64decode(encoded, validate=True)
-            except binascii.Error as err:
-                raise EncryptionKeyError(f"key {key_id!r} is not valid base64: {err}") from err
-        if not keys:
-            raise EncryptionKeyError(f"{ENV_KEYS} is set but lists no key")
+        keys = parse_key_list(spec, variable=ENV_KEYS, error=EncryptionKeyError)
         return cls(keys, current=next(iter(keys)), strict=strict)
 
     def with_context(self, context: SerializationContext) -> Self:
