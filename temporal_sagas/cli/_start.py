@@ -199,6 +199,8 @@ def _class_names(cls: type) -> set[str]:
 def _class_plan(cls: type, value: Any, task_queue: str | None) -> StartPlan:
     from pydantic import TypeAdapter, ValidationError
 
+    from temporal_sagas.workers._converter import validation_problems
+
     defn = cls.__temporal_workflow_definition  # type: ignore[attr-defined]
     arg_types = list(defn.arg_types or [])
     arg: Any = value
@@ -206,12 +208,9 @@ def _class_plan(cls: type, value: Any, task_queue: str | None) -> StartPlan:
         try:
             arg = TypeAdapter(arg_types[0]).validate_python(value)
         except ValidationError as err:
-            problems = "; ".join(
-                f"{'.'.join(map(str, p['loc'])) or '(input)'}: {p['msg']}"
-                for p in err.errors(include_input=False, include_url=False)[:5]
-            )
             raise SagaInputError(
-                f"the input does not fit {defn.name}'s {err.title}: {problems}; nothing started"
+                f"the input does not fit {defn.name}'s {err.title}: "
+                f"{validation_problems(err)}; nothing started"
             ) from None
     return StartPlan(workflow=defn.run_fn, arg=arg, saga_name=defn.name, task_queue=task_queue)
 

@@ -69,16 +69,21 @@ class SagaPayloadConverter(PydanticPayloadConverter):
             raise input_error(err, self._workflow_id) from None
 
 
-def input_error(err: ValidationError, workflow_id: str) -> ApplicationError:
-    """The non-retryable ``SagaInputError`` for ``err``, naming locations, not values."""
+def validation_problems(err: ValidationError) -> str:
+    """Where and why ``err`` refused its input, never the values (which may be secrets)."""
     problems = [
         f"{'.'.join(str(part) for part in problem['loc']) or '(input)'}: {problem['msg']}"
         for problem in err.errors(include_input=False, include_url=False)
     ]
     more = len(problems) - _LISTED
-    listed = "; ".join(problems[:_LISTED]) + (f"; and {more} more" if more > 0 else "")
+    return "; ".join(problems[:_LISTED]) + (f"; and {more} more" if more > 0 else "")
+
+
+def input_error(err: ValidationError, workflow_id: str) -> ApplicationError:
+    """The non-retryable ``SagaInputError`` for ``err``, naming locations, not values."""
     return ApplicationError(
-        f"the input of {workflow_id!r} does not fit {err.title}: {listed}. Nothing ran; "
+        f"the input of {workflow_id!r} does not fit {err.title}: {validation_problems(err)}. "
+        "Nothing ran; "
         "start it again with valid input (sagas start validates it before starting)",
         type=SAGA_INPUT_ERROR,
         non_retryable=True,
