@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from temporalio.client import Client
 
     from temporal_sagas.workers._connect import ConnectOptions
+    from temporal_sagas.workers._rescuer import RescueOutcome
     from temporal_sagas.workflows._rescue import RescuePlan
 
 
@@ -72,17 +73,17 @@ async def _terminate(
 async def _rescue_all(
     conn: ConnectOptions, workflow_ids: list[str], query: str | None, *, dry_run: bool
 ) -> None:
-    from temporal_sagas.workers._rescuer import RESCUE_QUERY
+    from temporal_sagas.workers._rescuer import RESCUE_QUERY, rescue, rescue_all
 
     client = await connect(conn)
-    targets: list[tuple[str, str | None]] = [(wid, None) for wid in workflow_ids]
-    if not workflow_ids:
-        async for execution in client.list_workflows(query or RESCUE_QUERY):
-            targets.append((execution.id, execution.run_id))
-    if not targets:
+    if workflow_ids:
+        outcomes = [await rescue(client, wid, dry_run=dry_run) for wid in workflow_ids]
+    else:
+        outcomes = await rescue_all(client, query or RESCUE_QUERY, dry_run=dry_run)
+    if not outcomes:
         click.echo("no saga to rescue")
-    for workflow_id, run_id in targets:
-        await _rescue_one(client, workflow_id, run_id, dry_run=dry_run)
+    for outcome in outcomes:
+        _report(outcome)
 
 
 async def _rescue_one(
@@ -90,7 +91,11 @@ async def _rescue_one(
 ) -> None:
     from temporal_sagas.workers._rescuer import rescue
 
-    outcome = await rescue(client, workflow_id, run_id, dry_run=dry_run)
+    _report(await rescue(client, workflow_id, run_id, dry_run=dry_run))
+
+
+def _report(outcome: RescueOutcome) -> None:
+    workflow_id = outcome.workflow_id
     if outcome.error is not None:
         click.echo(f"{workflow_id}: not rescued: {outcome.error}")
         return

@@ -76,7 +76,7 @@ class SagaPlugin(SimplePlugin):
             data_converter=lambda existing: _pydantic_converter(existing, codec),
             interceptors=[SagaInterceptor()],
             workflow_runner=runner,
-            workflows=_with_rescue,
+            workflows=_with_saga_services,
         )
 
     def configure_worker(self, config: WorkerConfig) -> WorkerConfig:
@@ -99,7 +99,7 @@ class SagaPlugin(SimplePlugin):
             await asyncio.to_thread(flush_audit_log, EXIT_FLUSH_SECONDS)
 
 
-def _with_rescue(existing: Sequence[type] | None) -> list[type]:
+def _with_saga_services(existing: Sequence[type] | None) -> list[type]:
     """A worker that runs workflows also runs `SagaRescue` and `SagaReconcile`.
 
     Both run on a saga's own task queue, so the workers already polling it (with its
