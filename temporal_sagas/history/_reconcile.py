@@ -43,11 +43,4 @@ def reconcile_plan(history: WorkflowHistory) -> ReconcilePlan | None:
         )
     if not checks:
         return None
-    return ReconcilePlan(
-        workflow_id=state.workflow_id,
-        run_id=state.run_id,
-        saga=state.name,
-        saga_key=state.key,
-        policy=state.policy,
-        checks=tuple(checks),
-    )
+    return ReconcilePlan(**ReconcilePlan.of(state), checks=tuple(checks))

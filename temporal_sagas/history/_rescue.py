@@ -62,15 +62,7 @@ def rescue_plan(history: WorkflowHistory) -> RescuePlan | None:
                 pass_result=True if arity is None else arity > len(planned.input),
             )
         )
-    return RescuePlan(
-        workflow_id=state.workflow_id,
-        run_id=state.run_id,
-        saga=state.name,
-        saga_key=state.key,
-        policy=state.policy,
-        closed_as=how,
-        steps=tuple(steps),
-    )
+    return RescuePlan(**RescuePlan.of(state), closed_as=how, steps=tuple(steps))
 
 
 def _compensation_arity(history: WorkflowHistory) -> dict[str, int]:

@@ -19,7 +19,8 @@ from temporalio.exceptions import ActivityError
 
 from temporal_sagas._context import encode_step_header, outgoing_step
 from temporal_sagas._contract import RECONCILE_WORKFLOW, probe_activity_id, step_key
-from temporal_sagas._models import CompensationPolicy, ProbeResult
+from temporal_sagas._models import ProbeResult
+from temporal_sagas.workflows._rescue import SagaRun
 
 
 class ProbeCheck(BaseModel):
@@ -41,16 +42,9 @@ class ProbeCheck(BaseModel):
     expect_effect: bool
 
 
-class ReconcilePlan(BaseModel):
+class ReconcilePlan(SagaRun):
     """The questions for one saga run."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    workflow_id: str
-    run_id: str
-    saga: str
-    saga_key: str
-    policy: CompensationPolicy = CompensationPolicy.SEQUENTIAL
     checks: tuple[ProbeCheck, ...]
 
 

@@ -24,7 +24,7 @@ from temporal_sagas._contract import (
     compensation_key,
     step_key,
 )
-from temporal_sagas._models import CompensationPolicy, StepStatus
+from temporal_sagas._models import CompensationPolicy, SagaState, StepStatus
 from temporal_sagas.workflows._records import Compensation, Step
 from temporal_sagas.workflows._saga import Saga
 
@@ -55,17 +55,15 @@ class RescuedStep(BaseModel):
     pass_result: bool = True
 
 
-class RescuePlan(BaseModel):
-    """What a rescue runs: the original saga's identity and its due compensations.
+class SagaRun(BaseModel):
+    """One run of a saga, as a plan built from its history names it.
 
     Attributes:
-        workflow_id: The rescued saga's workflow id.
-        run_id: The rescued run.
+        workflow_id: The saga's workflow id.
+        run_id: The run.
         saga: The saga's name.
-        saga_key: The saga's business key (its keys derive from it).
+        saga_key: The saga's business key (its idempotency keys derive from it).
         policy: The saga's compensation policy.
-        closed_as: How the run closed: ``TERMINATED`` or ``TIMED_OUT``.
-        steps: The steps whose compensation is due, oldest first.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -75,6 +73,27 @@ class RescuePlan(BaseModel):
     saga: str
     saga_key: str
     policy: CompensationPolicy = CompensationPolicy.SEQUENTIAL
+
+    @classmethod
+    def of(cls, state: SagaState) -> dict[str, Any]:
+        """The fields naming the run of ``state``, for a plan's constructor."""
+        return {
+            "workflow_id": state.workflow_id,
+            "run_id": state.run_id,
+            "saga": state.name,
+            "saga_key": state.key,
+            "policy": state.policy,
+        }
+
+
+class RescuePlan(SagaRun):
+    """What a rescue runs: the original saga's run and its due compensations.
+
+    Attributes:
+        closed_as: How the run closed: ``TERMINATED`` or ``TIMED_OUT``.
+        steps: The steps whose compensation is due, oldest first.
+    """
+
     closed_as: Literal["TERMINATED", "TIMED_OUT"]
     steps: tuple[RescuedStep, ...]
 
