@@ -52,3 +52,12 @@ def run_sagas(tmp_path: Path, *args: str, timeout: float = 120) -> Finished:
         stderr=err.read_text(errors="replace"),
         max_rss_mb=usage.ru_maxrss / 1024,  # kilobytes on Linux
     )
+
+
+def assert_refused_history_file(run: Finished, path: Path) -> None:
+    """``run`` refused the history file at ``path`` in one line, no traceback, under 200 MB."""
+    assert run.code == 1
+    assert len(run.stderr.splitlines()) == 1, run.stderr
+    assert run.stderr.startswith(f"error: history file {str(path)!r}")
+    assert "Traceback" not in run.stderr + run.stdout
+    assert run.max_rss_mb < 200

@@ -11,10 +11,9 @@ import pytest
 from click.testing import CliRunner, Result
 from temporalio.testing import WorkflowEnvironment
 
-from temporal_sagas.history._files import MAX_HISTORY_BYTES
-from tests.cli.bounded import run_sagas
+from tests.cli.bounded import assert_refused_history_file, run_sagas
 from tests.history.audit_support import audit_logging, closed_history
-from tests.history.hostile import deep_history, oversized
+from tests.history.hostile import HOSTILE_KINDS, hostile_history
 from tests.sagas import Script, StepScript, new_id, saga_worker, start
 
 GOLDEN = Path(__file__).parents[1] / "history" / "histories" / "compensated.history.json"
@@ -140,20 +139,12 @@ async def test_verify_reports_missing_and_extra_events_then_reconcile_repairs(
     assert again.exit_code == 0, again.output
 
 
-@pytest.mark.parametrize("kind", ["100000-levels-deep", "over-the-size-limit"])
+@pytest.mark.parametrize("kind", HOSTILE_KINDS)
 def test_audit_refuses_a_hostile_history_file_in_one_line_within_200_mb(
     tmp_path: Path, kind: str
 ) -> None:
-    path = (
-        deep_history(tmp_path / "deep.json", 100_000)
-        if kind == "100000-levels-deep"
-        else oversized(tmp_path / "huge.json", MAX_HISTORY_BYTES + 1)
-    )
+    path = hostile_history(tmp_path, kind)
 
     run = run_sagas(tmp_path, "audit", "--history", str(path))
 
-    assert run.code == 1
-    assert len(run.stderr.splitlines()) == 1, run.stderr
-    assert run.stderr.startswith(f"error: history file {str(path)!r}")
-    assert "Traceback" not in run.stderr + run.stdout
-    assert run.max_rss_mb < 200
+    assert_refused_history_file(run, path)

@@ -13,9 +13,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from temporal_sagas import SagaStatus
 from temporal_sagas.cli._main import cli
-from temporal_sagas.history._files import MAX_HISTORY_BYTES
-from tests.cli.bounded import run_sagas
-from tests.history.hostile import deep_history, oversized
+from tests.cli.bounded import assert_refused_history_file, run_sagas
+from tests.history.hostile import HOSTILE_KINDS, hostile_history
 from tests.sagas import (
     FIXED,
     Script,
@@ -131,20 +130,12 @@ async def test_list_by_name_shows_only_the_sagas_of_that_name(
     assert listed == {name: [wid] for name, wid in names.items()}
 
 
-@pytest.mark.parametrize("kind", ["100000-levels-deep", "over-the-size-limit"])
+@pytest.mark.parametrize("kind", HOSTILE_KINDS)
 def test_show_refuses_a_hostile_history_file_in_one_line_within_200_mb(
     tmp_path: Path, kind: str
 ) -> None:
-    path = (
-        deep_history(tmp_path / "deep.json", 100_000)
-        if kind == "100000-levels-deep"
-        else oversized(tmp_path / "huge.json", MAX_HISTORY_BYTES + 1)
-    )
+    path = hostile_history(tmp_path, kind)
 
     run = run_sagas(tmp_path, "show", "--history", str(path))
 
-    assert run.code == 1
-    assert len(run.stderr.splitlines()) == 1, run.stderr
-    assert run.stderr.startswith(f"error: history file {str(path)!r}")
-    assert "Traceback" not in run.stderr + run.stdout
-    assert run.max_rss_mb < 200
+    assert_refused_history_file(run, path)

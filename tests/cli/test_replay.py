@@ -16,10 +16,9 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from temporal_sagas.cli._main import cli
-from temporal_sagas.history._files import MAX_HISTORY_BYTES
 from temporal_sagas.testing import write_history
-from tests.cli.bounded import run_sagas
-from tests.history.hostile import deep_history, oversized
+from tests.cli.bounded import assert_refused_history_file, run_sagas
+from tests.history.hostile import HOSTILE_KINDS, hostile_history
 from tests.testing.mutation_sagas import ACTIVITIES, V1, Order
 
 V1_TARGET = "tests.testing.mutation_sagas:V1"
@@ -189,20 +188,12 @@ def test_verbose_shows_the_sdk_core_s_warnings(history_dir: Path) -> None:
     assert "WARN" in done.stdout + done.stderr
 
 
-@pytest.mark.parametrize("kind", ["100000-levels-deep", "over-the-size-limit"])
+@pytest.mark.parametrize("kind", HOSTILE_KINDS)
 def test_replay_refuses_a_hostile_history_file_in_one_line_within_200_mb(
     tmp_path: Path, kind: str
 ) -> None:
-    path = (
-        deep_history(tmp_path / "deep.json", 100_000)
-        if kind == "100000-levels-deep"
-        else oversized(tmp_path / "huge.json", MAX_HISTORY_BYTES + 1)
-    )
+    path = hostile_history(tmp_path, kind)
 
     run = run_sagas(tmp_path, "replay", "--workflows", V1_TARGET, str(path))
 
-    assert run.code == 1
-    assert len(run.stderr.splitlines()) == 1, run.stderr
-    assert run.stderr.startswith(f"error: history file {str(path)!r}")
-    assert "Traceback" not in run.stderr + run.stdout
-    assert run.max_rss_mb < 200
+    assert_refused_history_file(run, path)
