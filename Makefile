@@ -51,7 +51,7 @@ docs: $(STAMP)
 SIZES = $${BENCH_SIZES:-100,1000}
 ROUNDS = $${BENCH_ROUNDS:-6}
 bench: $(STAMP)
-	$(BIN)/pytest tests/bench -q --run-bench
+	$(BIN)/pytest tests/bench -q
 	$(BIN)/python -m bench.saga_overhead --sizes $(SIZES) --rounds $(ROUNDS) --aa
 	$(BIN)/python -m bench.saga_overhead --sizes $(SIZES) --rounds $(ROUNDS) --lean
 	$(BIN)/python -m bench.saga_overhead --sizes $(SIZES) --rounds $(ROUNDS) --lean --passthrough

@@ -16,17 +16,6 @@ pytest_plugins = ["temporal_sagas.testing.plugin"]
 _exit_status: list[int] = []
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
-    # Declared here, not in tests/bench/conftest.py: pytest only reads options from the
-    # conftests it loads before collecting, and that one is not among them for every path.
-    parser.addoption(
-        "--run-bench",
-        action="store_true",
-        help="also run the tests marked `bench`, which run real benchmark rounds "
-        "(or set SAGAS_RUN_BENCH=1)",
-    )
-
-
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     _exit_status.append(int(exitstatus))
 
